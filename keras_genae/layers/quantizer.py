@@ -1,0 +1,212 @@
+"""Vector quantization with the straight-through estimator."""
+
+import keras
+from keras import ops
+
+from keras_genae.utils.validation import check_positive_int
+
+
+@keras.saving.register_keras_serializable(package="keras_genae")
+class VectorQuantizer(keras.layers.Layer):
+    """Nearest-neighbour vector quantizer with a learned codebook.
+
+    Each `embedding_dim`-vector of the input is replaced by its nearest
+    codebook entry. The output uses the straight-through estimator
+    `z + stop_gradient(q - z)`, so the gradient of anything computed from
+    the output flows unchanged to `z`.
+
+    The codebook is learned either by gradient descent on the codebook loss
+    `mean((q - stop_gradient(z))**2)` (`use_ema=False`), or by exponential
+    moving averages of the assigned encoder outputs (`use_ema=True`), held
+    in non-trainable variables and updated when `training=True`.
+
+    Args:
+        num_embeddings: int. Codebook size K. Defaults to `512`.
+        embedding_dim: int. Size D of each code vector. Defaults to `64`.
+        use_ema: bool. Learn the codebook by EMA. Defaults to `False`.
+        ema_decay: float in (0, 1). EMA decay. Defaults to `0.99`.
+        epsilon: float. Laplace smoothing of the EMA cluster sizes.
+            Defaults to `1e-5`.
+        dead_code_threshold: float. If positive, during training, codes whose
+            moving-average usage (expected assignments per batch, decay
+            `ema_decay`) falls below this value are moved to random encoder
+            outputs of the current batch. `0` disables restarts.
+            Defaults to `0.0`.
+        seed: int or None. Seed of the restarts. Defaults to `None`.
+        **kwargs: base layer arguments.
+
+    Call arguments:
+        z: float tensor `(..., embedding_dim)`.
+        training: bool. Update the EMA codebook and restart dead codes.
+
+    Returns:
+        `(quantized_st, indices, quantized)`: the straight-through output,
+        the int32 code indices `z.shape[:-1]`, and the raw codebook vectors.
+
+    References:
+        - [van den Oord et al., 2017](https://arxiv.org/abs/1711.00937)
+        - [Razavi et al., 2019](https://arxiv.org/abs/1906.00446) (EMA)
+
+    Example:
+    >>> vq = VectorQuantizer(num_embeddings=16, embedding_dim=4)
+    >>> q, idx, _ = vq(keras.ops.ones((2, 3, 3, 4)))
+    >>> idx.shape
+    (2, 3, 3)
+    """
+
+    def __init__(
+        self,
+        num_embeddings=512,
+        embedding_dim=64,
+        use_ema=False,
+        ema_decay=0.99,
+        epsilon=1e-5,
+        dead_code_threshold=0.0,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        check_positive_int(num_embeddings, "num_embeddings")
+        check_positive_int(embedding_dim, "embedding_dim")
+        if not 0.0 < ema_decay < 1.0:
+            raise ValueError(
+                f"`ema_decay` must be in (0, 1). Received: ema_decay={ema_decay}"
+            )
+        if dead_code_threshold < 0:
+            raise ValueError(
+                "`dead_code_threshold` must be >= 0. "
+                f"Received: dead_code_threshold={dead_code_threshold}"
+            )
+        self.num_embeddings = num_embeddings
+        self.embedding_dim = embedding_dim
+        self.use_ema = use_ema
+        self.ema_decay = float(ema_decay)
+        self.epsilon = float(epsilon)
+        self.dead_code_threshold = float(dead_code_threshold)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed, name="vq_seed")
+
+    def build(self, input_shape):
+        if input_shape[-1] != self.embedding_dim:
+            raise ValueError(
+                f"VectorQuantizer expects inputs whose last axis is "
+                f"embedding_dim={self.embedding_dim}. Received: input_shape={input_shape}"
+            )
+        limit = 1.0 / self.num_embeddings
+        self.codebook = self.add_weight(
+            name="codebook",
+            shape=(self.num_embeddings, self.embedding_dim),
+            initializer=keras.initializers.RandomUniform(-limit, limit, seed=self.seed),
+            trainable=not self.use_ema,
+            dtype="float32",
+        )
+        self.usage = self.add_weight(
+            name="usage",
+            shape=(self.num_embeddings,),
+            initializer="ones",
+            trainable=False,
+            dtype="float32",
+        )
+        if self.use_ema:
+            self.ema_cluster_size = self.add_weight(
+                name="ema_cluster_size",
+                shape=(self.num_embeddings,),
+                initializer="ones",
+                trainable=False,
+                dtype="float32",
+            )
+            self.ema_embed_sum = self.add_weight(
+                name="ema_embed_sum",
+                shape=(self.num_embeddings, self.embedding_dim),
+                initializer="zeros",
+                trainable=False,
+                dtype="float32",
+            )
+            # With unit cluster sizes, the sums equal the initial codebook.
+            self.ema_embed_sum.assign(self.codebook)
+
+    def distances(self, flat):
+        """Squared distances `(N, K)` between rows of `flat` and the codes,
+        as `|z|^2 - 2 z.e + |e|^2` (one matmul, no `(N, K, D)` tensor)."""
+        codebook = ops.convert_to_tensor(self.codebook)
+        return (
+            ops.sum(ops.square(flat), axis=1, keepdims=True)
+            - 2.0 * ops.matmul(flat, ops.transpose(codebook))
+            + ops.sum(ops.square(codebook), axis=1)[None, :]
+        )
+
+    def lookup(self, indices):
+        """Codebook vectors of integer `indices`, shape `indices.shape + (D,)`."""
+        return ops.take(ops.convert_to_tensor(self.codebook), ops.cast(indices, "int32"), axis=0)
+
+    def call(self, z, training=False):
+        z = ops.cast(z, "float32")
+        flat = ops.reshape(z, (-1, self.embedding_dim))
+        indices = ops.cast(ops.argmin(self.distances(flat), axis=1), "int32")
+        if training:
+            self._update(flat, indices)
+        quantized = ops.reshape(self.lookup(indices), ops.shape(z))
+        indices = ops.reshape(indices, ops.shape(z)[:-1])
+        quantized_st = z + ops.stop_gradient(quantized - z)
+        return quantized_st, indices, quantized
+
+    def _update(self, flat, indices):
+        flat = ops.stop_gradient(flat)
+        onehot = ops.one_hot(indices, self.num_embeddings, dtype="float32")
+        counts = ops.sum(onehot, axis=0)
+        d = self.ema_decay
+        self.usage.assign(d * self.usage + (1.0 - d) * counts)
+        if self.use_ema:
+            cluster = d * self.ema_cluster_size + (1.0 - d) * counts
+            embed_sum = d * self.ema_embed_sum + (1.0 - d) * ops.matmul(
+                ops.transpose(onehot), flat
+            )
+            n = ops.sum(cluster)
+            smoothed = (cluster + self.epsilon) / (
+                n + self.num_embeddings * self.epsilon
+            ) * n
+            self.ema_cluster_size.assign(cluster)
+            self.ema_embed_sum.assign(embed_sum)
+            self.codebook.assign(embed_sum / smoothed[:, None])
+        if self.dead_code_threshold > 0:
+            self._restart_dead_codes(flat)
+
+    def _restart_dead_codes(self, flat):
+        dead = self.usage < self.dead_code_threshold
+        n = ops.cast(ops.shape(flat)[0], "float32")
+        pick = keras.random.uniform((self.num_embeddings,), seed=self.seed_generator)
+        pick = ops.minimum(ops.cast(ops.floor(pick * n), "int32"), ops.cast(n, "int32") - 1)
+        candidates = ops.take(flat, pick, axis=0)
+        dead_col = dead[:, None]
+        self.codebook.assign(ops.where(dead_col, candidates, self.codebook))
+        self.usage.assign(ops.where(dead, ops.ones_like(self.usage), self.usage))
+        if self.use_ema:
+            self.ema_cluster_size.assign(
+                ops.where(dead, ops.ones_like(self.usage), self.ema_cluster_size)
+            )
+            self.ema_embed_sum.assign(ops.where(dead_col, candidates, self.ema_embed_sum))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape, tuple(input_shape[:-1]), input_shape
+
+    def compute_output_spec(self, z, training=False):
+        return (
+            keras.KerasTensor(z.shape, dtype="float32"),
+            keras.KerasTensor(z.shape[:-1], dtype="int32"),
+            keras.KerasTensor(z.shape, dtype="float32"),
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_embeddings": self.num_embeddings,
+                "embedding_dim": self.embedding_dim,
+                "use_ema": self.use_ema,
+                "ema_decay": self.ema_decay,
+                "epsilon": self.epsilon,
+                "dead_code_threshold": self.dead_code_threshold,
+                "seed": self.seed,
+            }
+        )
+        return config

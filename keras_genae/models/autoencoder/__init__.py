@@ -1,0 +1,2 @@
+from keras_genae.models.autoencoder.autoencoder import Autoencoder
+from keras_genae.models.autoencoder.denoising import DenoisingAutoencoder

@@ -1,0 +1,246 @@
+"""`GenerativeAutoencoder`: the base class of every keras_genae model."""
+
+import dataclasses
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_genae import trainers
+from keras_genae.utils.validation import check_image_shape
+from keras_genae.utils.validation import validate_image_spec
+from keras_genae.utils.validation import validate_images
+
+# Class name -> class, for every architecture of the package. The Hub loader
+# rebuilds models only from this table; it never imports a name from a config.
+ARCHITECTURES = {}
+
+
+def register_architecture(cls):
+    """Class decorator: register a model as a Keras serializable and as a
+    keras_genae architecture that `keras_genae.load` may rebuild."""
+    cls = keras.saving.register_keras_serializable(package="keras_genae")(cls)
+    ARCHITECTURES[cls.__name__] = cls
+    return cls
+
+
+def get_architecture(name):
+    """Return the registered architecture class called `name`."""
+    if name not in ARCHITECTURES:
+        raise ValueError(
+            f"Unknown keras_genae architecture {name!r}. Known architectures: "
+            f"{sorted(ARCHITECTURES)}."
+        )
+    return ARCHITECTURES[name]
+
+
+@dataclasses.dataclass
+class TrainPhase:
+    """One optimization phase of a train step.
+
+    A step runs its phases in order. Each phase computes the loss dict with
+    `loss_fn(x)` (by default `model.compute_losses(x, training=True)`),
+    differentiates `losses[objective]` with respect to `variables`, and
+    applies the gradients with `optimizer`.
+    """
+
+    name: str
+    objective: str
+    variables: list
+    optimizer: object
+    loss_fn: object = None
+
+
+class GenerativeAutoencoder(keras.Model):
+    """Base class of the keras_genae models.
+
+    Subclasses build their layers in `__init__`, implement `encode`,
+    `decode`, `compute_losses` and `get_config`, and list the scalar terms
+    that `compute_losses` returns in `loss_terms`. The base class provides
+    input validation, metric tracking, the train and test steps (through
+    the backend trainer in `keras_genae.trainers`) and `reconstruct`.
+
+    Args:
+        image_shape: tuple of 3 ints `(height, width, channels)`. Shape of
+            the images, which are floats in [0, 1].
+        seed: int or None. Seed of the model's `SeedGenerator`, used by every
+            random op of the model. Defaults to `None`.
+        **kwargs: base `keras.Model` arguments such as `name` and `dtype`.
+    """
+
+    #: Scalar loss terms returned by `compute_losses`; each is tracked by a
+    #: `keras.metrics.Mean` and checked for NaN and inf during training.
+    loss_terms = ("loss",)
+    #: Whether the model defines a prior and so implements `sample`.
+    has_prior = False
+
+    def __init__(self, image_shape, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.image_shape = check_image_shape(image_shape)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed, name="seed_generator")
+        self._trackers = [keras.metrics.Mean(name=n) for n in self.loss_terms]
+        self._trackers += self.build_extra_metrics()
+
+    # ------------------------------------------------------------------ API
+    def build_extra_metrics(self):
+        """Return metrics besides the loss means. Each is updated with
+        `terms[metric.source]` (default: `terms[metric.name]`)."""
+        return []
+
+    def encode(self, x, training=False):
+        """Encode a batch of images in [0, 1] (checked, see `fit`)."""
+        return self._encode(self._check_call_input(x), training=training)
+
+    def _encode(self, x, training=False):
+        """Encode a tensor batch with no input checks."""
+        raise NotImplementedError
+
+    def decode(self, z, training=False):
+        """Decode latents to images in [0, 1]."""
+        raise NotImplementedError
+
+    def reconstruct(self, x, training=False):
+        """Encode then decode `x`; returns images in [0, 1]."""
+        x = self._check_call_input(x)
+        return self.decode(self._encode(x, training=training), training=training)
+
+    def sample(self, n, seed=None):
+        """Draw `n` images in [0, 1] from the model's prior."""
+        raise NotImplementedError(
+            f"{type(self).__name__} has no prior to sample from."
+        )
+
+    def compute_losses(self, x, training=False):
+        """Return a dict of named scalar loss terms (and statistics)."""
+        raise NotImplementedError
+
+    def call(self, x, training=False):
+        return self.reconstruct(x, training=training)
+
+    def build(self, input_shape=None):
+        """Create every weight by tracing the model on a symbolic batch."""
+        if self.built:
+            return
+        x = keras.KerasTensor((None,) + self.image_shape)
+        self.build_layers(x)
+        self.built = True
+
+    def build_layers(self, x):
+        """Call every sublayer once on the symbolic batch `x`."""
+        self.reconstruct(x)
+
+    def train_phases(self):
+        """The optimization phases of one train step (see `TrainPhase`)."""
+        return [
+            TrainPhase(
+                name="model",
+                objective="loss",
+                variables=self.trainable_variables,
+                optimizer=self.optimizer,
+            )
+        ]
+
+    # ------------------------------------------------------------ training
+    @property
+    def metrics(self):
+        return list(self._trackers)
+
+    def update_metrics(self, terms):
+        for metric in self._trackers:
+            metric.update_state(terms[getattr(metric, "source", metric.name)])
+        return {m.name: m.result() for m in self._trackers}
+
+    def train_step(self, data):
+        return trainers.get_trainer().train_step(self, data)
+
+    def test_step(self, data):
+        return trainers.get_trainer().test_step(self, data)
+
+    def compile(self, optimizer="adam", **kwargs):
+        """Compile with `optimizer` (default Adam). Losses are built in, so
+        `loss` and `metrics` are not accepted."""
+        for key in ("loss", "metrics"):
+            if kwargs.get(key) is not None:
+                raise ValueError(
+                    f"{type(self).__name__} computes its own losses and metrics; "
+                    f"do not pass `{key}` to compile(). Received: {key}={kwargs[key]!r}"
+                )
+        super().compile(optimizer=optimizer, **kwargs)
+
+    def fit(self, x=None, y=None, validation_data=None, **kwargs):
+        """`keras.Model.fit` with input checks. `x` is a float array of
+        images in [0, 1], or a `tf.data.Dataset` of images or of
+        `(images, labels)`; labels and `y` are ignored."""
+        trainer = trainers.get_trainer()
+        self._check_training_data(x, "fit")
+        if validation_data is not None:
+            self._check_training_data(validation_data, "validation_data")
+        with trainer.translate_errors():
+            return super().fit(x, y, validation_data=validation_data, **kwargs)
+
+    def evaluate(self, x=None, y=None, **kwargs):
+        trainer = trainers.get_trainer()
+        self._check_training_data(x, "evaluate")
+        with trainer.translate_errors():
+            return super().evaluate(x, y, **kwargs)
+
+    # ---------------------------------------------------------- validation
+    def _check_training_data(self, x, what):
+        if isinstance(x, (tuple, list)) and x:
+            x = x[0]
+        spec = getattr(x, "element_spec", None)
+        if spec is not None:  # a tf.data.Dataset
+            while isinstance(spec, (tuple, list)):
+                spec = spec[0]
+            if isinstance(spec, dict):
+                raise ValueError(
+                    f"The dataset passed to {what} yields dicts; expected images "
+                    "or (images, labels) tuples."
+                )
+            validate_image_spec(spec.shape, spec.dtype, self.image_shape, what)
+            return
+        if x is None or hasattr(x, "__next__") or callable(getattr(x, "__getitem__", None)) and not hasattr(x, "shape"):
+            # Generators and PyDatasets are checked batch by batch in the step.
+            return
+        validate_images(x, self.image_shape, what)
+
+    def _check_call_input(self, x):
+        """Check a batch given to encode/reconstruct. Concrete arrays are
+        fully checked; symbolic tensors only by their static spec."""
+        if isinstance(x, np.ndarray) or (
+            hasattr(x, "numpy") and not isinstance(x, keras.KerasTensor)
+            and _is_eager(x)
+        ):
+            validate_images(x, self.image_shape, "input")
+            return ops.convert_to_tensor(x, dtype=self.compute_dtype)
+        if isinstance(x, (list, tuple)):
+            x = np.asarray(x)
+            validate_images(x, self.image_shape, "input")
+            return ops.convert_to_tensor(x, dtype=self.compute_dtype)
+        validate_image_spec(x.shape, x.dtype, self.image_shape, "input")
+        return ops.cast(x, self.compute_dtype)
+
+    def _sample_seed(self, seed):
+        """A seed for a random op: the given int, else the model's generator."""
+        return self.seed_generator if seed is None else seed
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"image_shape": list(self.image_shape), "seed": self.seed})
+        return config
+
+
+def _is_eager(x):
+    try:
+        x.numpy()
+        return True
+    except Exception:
+        return False
+
+
+def images_from_logits(logits):
+    """Map decoder logits to images in [0, 1], in float32."""
+    return ops.sigmoid(ops.cast(logits, "float32"))

@@ -1,0 +1,1 @@
+from keras_genae.models.vae.vae import VAE

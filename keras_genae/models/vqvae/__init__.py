@@ -1,0 +1,1 @@
+from keras_genae.models.vqvae.vqvae import VQVAE
