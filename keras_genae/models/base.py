@@ -170,6 +170,26 @@ class GenerativeAutoencoder(keras.Model):
                 )
         super().compile(optimizer=optimizer, **kwargs)
 
+    def compile_from_config(self, config):
+        """Recompile from `get_compile_config()` when a saved model is loaded,
+        and build each optimizer so that its saved state can be restored."""
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if self.built:
+            self.build_optimizers()
+
+    def build_optimizers(self):
+        """Create the variables of every phase's optimizer."""
+        by_optimizer = {}
+        for phase in self.train_phases():
+            entry = by_optimizer.setdefault(id(phase.optimizer), (phase.optimizer, []))
+            for v in phase.variables:
+                if not any(v is w for w in entry[1]):
+                    entry[1].append(v)
+        for optimizer, variables in by_optimizer.values():
+            if not optimizer.built:
+                optimizer.build(variables)
+
     def fit(self, x=None, y=None, validation_data=None, **kwargs):
         """`keras.Model.fit` with input checks. `x` is a float array of
         images in [0, 1], or a `tf.data.Dataset` of images or of

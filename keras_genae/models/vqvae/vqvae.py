@@ -126,7 +126,7 @@ class VQVAE(GenerativeAutoencoder):
         _, indices, _ = self.quantizer(self.encode_continuous(x, training))
         return indices
 
-    def quantize(self, indices):
+    def indices_to_vectors(self, indices):
         """Codebook vectors `(batch, h, w, embedding_dim)` of code indices."""
         return self.quantizer.lookup(indices)
 
@@ -143,7 +143,7 @@ class VQVAE(GenerativeAutoencoder):
                     "Code indices must have shape (batch, h, w). "
                     f"Received shape {tuple(z.shape)}."
                 )
-            z = self.quantize(z)
+            z = self.indices_to_vectors(z)
         elif len(z.shape) != 4 or z.shape[-1] != self.embedding_dim:
             raise ValueError(
                 "`decode` takes int code indices of shape (batch, h, w) or "

@@ -1,0 +1,1 @@
+from keras_genae.models.aae.aae import AdversarialAutoencoder

@@ -1,0 +1,177 @@
+"""Pieces shared by the adversarial models (`AdversarialAutoencoder`,
+`DCGAN`): discriminator losses in `keras.ops`, and compile and saving
+support for a model trained with several optimizers."""
+
+import keras
+from keras import ops
+
+# Key of the model's RNG state among the model's own saved variables.
+SEED_STATE_KEY = "seed_generator_state"
+
+
+def int_tuple(value, name):
+    """Return `value` as a non-empty tuple of positive ints, or raise."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = (value,)
+    try:
+        value = tuple(value)
+    except TypeError:
+        value = ()
+    if not value or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value
+    ):
+        raise ValueError(
+            f"`{name}` must be a non-empty sequence of positive integers. "
+            f"Received: {name}={value!r}"
+        )
+    return value
+
+
+def sigmoid_cross_entropy(logits, target):
+    """Mean binary cross-entropy of `logits` against a constant `target`
+    probability, computed stably from the logits, in float32."""
+    logits = ops.cast(logits, "float32")
+    return ops.mean(
+        ops.maximum(logits, 0.0)
+        - logits * target
+        + ops.log1p(ops.exp(-ops.abs(logits)))
+    )
+
+
+def discriminator_accuracy(real_logits, fake_logits):
+    """Share of real (logit > 0) and fake (logit < 0) inputs classified
+    right, with both halves weighted equally."""
+    real = ops.mean(ops.cast(ops.cast(real_logits, "float32") > 0, "float32"))
+    fake = ops.mean(ops.cast(ops.cast(fake_logits, "float32") < 0, "float32"))
+    return 0.5 * (real + fake)
+
+
+def discriminator_loss(real_logits, fake_logits, real_target=1.0):
+    """`BCE(D(real), real_target) + BCE(D(fake), 0)`; `real_target < 1`
+    is one-sided label smoothing."""
+    return sigmoid_cross_entropy(real_logits, real_target) + sigmoid_cross_entropy(
+        fake_logits, 0.0
+    )
+
+
+class MultiOptimizerMixin:
+    """Compile, compile-config and RNG-state saving for models with one
+    optimizer per training phase.
+
+    A subclass lists its optimizer attributes in `optimizer_names` (the
+    first one is also `model.optimizer`, the one Keras callbacks such as
+    `LearningRateScheduler` act on) and returns a fresh default for each
+    from `default_optimizer(name)`. Its `compile` forwards to
+    `compile_optimizers`. Each optimizer is built, in `compile`, on the
+    variables of the phases that use it, so that `keras.saving.load_model`
+    restores its state (the optimizers are attributes of the model, which
+    Keras saving walks).
+
+    The model's `SeedGenerator` state is saved with its own variables too,
+    so a reloaded model draws the same noise as the original from there on.
+    """
+
+    optimizer_names = ()
+
+    def default_optimizer(self, name):
+        raise NotImplementedError
+
+    def compile_optimizers(self, optimizers, optimizer=None, **kwargs):
+        """Resolve and set the optimizers, then compile.
+
+        Args:
+            optimizers: dict, optimizer name to an optimizer instance, name,
+                config dict, or None (the default, or a copy of `optimizer`).
+            optimizer: optional optimizer used as a template: each optimizer
+                left as None gets its own copy of it (same class and
+                hyperparameters, its own state).
+            **kwargs: other `keras.Model.compile` arguments.
+        """
+        resolved = {}
+        for name in self.optimizer_names:
+            value = optimizers.get(name)
+            if value is None and optimizer is not None:
+                value = _copy_optimizer(optimizer)
+            if value is None:
+                value = self.default_optimizer(name)
+            try:
+                resolved[name] = keras.optimizers.get(value)
+            except ValueError as e:
+                raise ValueError(
+                    f"`{name}` must be a Keras optimizer, its name or its config. "
+                    f"Received: {name}={value!r}"
+                ) from e
+        seen = {}
+        for name, opt in resolved.items():
+            if id(opt) in seen:
+                raise ValueError(
+                    f"`{seen[id(opt)]}` and `{name}` must be distinct optimizer "
+                    "instances, as each keeps the state of its own phase. Pass "
+                    "two instances, or pass `optimizer=` to give each a copy. "
+                    f"Received: {name}={opt!r}"
+                )
+            seen[id(opt)] = name
+        scale = kwargs.get("auto_scale_loss", True) and (
+            self.dtype_policy.name == "mixed_float16"
+        )
+        for name, opt in resolved.items():
+            if scale and not isinstance(opt, keras.optimizers.LossScaleOptimizer):
+                opt = keras.optimizers.LossScaleOptimizer(opt, name=f"{name}_scale")
+            setattr(self, name, opt)
+        super().compile(optimizer=getattr(self, self.optimizer_names[0]), **kwargs)
+        # Keras' own compile config would hold the first optimizer only.
+        self._compile_config = keras.saving.serialization_lib.SerializableDict(
+            **resolved, **kwargs
+        )
+        self.build_phase_optimizers()
+
+    def build_phase_optimizers(self):
+        """Build each optimizer on the ordered union of the variables of the
+        phases that use it (a no-op for an optimizer already built)."""
+        by_optimizer = {}
+        for phase in self.train_phases():
+            opt, variables = by_optimizer.setdefault(
+                id(phase.optimizer), (phase.optimizer, [])
+            )
+            for v in phase.variables:
+                if not any(v is w for w in variables):
+                    variables.append(v)
+        for opt, variables in by_optimizer.values():
+            if not opt.built:
+                opt.build(variables)
+
+    def get_compile_config(self):
+        """Every optimizer (serialized) and the other compile arguments."""
+        if self.compiled and hasattr(self, "_compile_config"):
+            return self._compile_config.serialize()
+        return {}
+
+    def compile_from_config(self, config):
+        """Recompile from `get_compile_config()` on loading. The optimizers
+        are built here, so that their saved state is then restored."""
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        store[SEED_STATE_KEY] = self.seed_generator.state
+
+    def load_own_variables(self, store):
+        keys = list(store.keys())
+        if SEED_STATE_KEY in keys:
+            self.seed_generator.state.assign(store[SEED_STATE_KEY])
+        super().load_own_variables({k: store[k] for k in keys if k != SEED_STATE_KEY})
+
+    def _check_compiled(self):
+        missing = [n for n in self.optimizer_names if getattr(self, n, None) is None]
+        if missing:
+            raise ValueError(
+                f"{type(self).__name__} must be compiled before training: call "
+                f"`model.compile()` (optimizers {list(self.optimizer_names)})."
+            )
+
+
+def _copy_optimizer(optimizer):
+    if isinstance(optimizer, keras.optimizers.Optimizer):
+        return type(optimizer).from_config(optimizer.get_config())
+    return optimizer

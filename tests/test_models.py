@@ -1,0 +1,146 @@
+"""Behaviour shared by every registered architecture."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_genae
+from keras_genae.models import ARCHITECTURES
+from tests.helpers import SHAPES
+from tests.helpers import load_test_images
+from tests.helpers import run_model_test
+from tests.helpers import run_saving_test
+from tests.helpers import run_serialization_test
+from tests.helpers import tiny_model
+
+ARCH_NAMES = sorted(ARCHITECTURES)
+
+
+@pytest.fixture(scope="module")
+def images():
+    return {name: load_test_images(name, 256) for name in SHAPES}
+
+
+@pytest.mark.parametrize("dataset", sorted(SHAPES))
+@pytest.mark.parametrize("arch", ARCH_NAMES)
+def test_fit_lowers_loss_and_evaluate_matches(arch, dataset, images):
+    x, _ = images[dataset]
+    model = tiny_model(ARCHITECTURES[arch], dataset)
+    model.compile(optimizer=keras_genae_adam())
+    assert model.count_params() > 0
+    history, before, after = run_model_test(model, x)
+    if "reconstruction_loss" in model.loss_terms:
+        assert after["reconstruction_loss"] < before["reconstruction_loss"]
+    if model.has_prior:
+        samples = np.asarray(model.sample(3, seed=1))
+        assert samples.shape == (3,) + SHAPES[dataset]
+        assert samples.min() >= 0 and samples.max() <= 1
+
+
+def keras_genae_adam():
+    import keras
+
+    return keras.optimizers.Adam(2e-3)
+
+
+@pytest.mark.parametrize("arch", ARCH_NAMES)
+def test_serialization_and_saving_round_trip(arch, images, tmp_path):
+    x, _ = images["mnist"]
+    model = tiny_model(ARCHITECTURES[arch])
+    model.compile()
+    model.fit(x[:64], epochs=1, batch_size=32, verbose=0)
+    run_serialization_test(model)
+    run_saving_test(model, x[:8], tmp_path)
+
+
+@pytest.mark.parametrize("arch", ARCH_NAMES)
+def test_fit_accepts_arrays_datasets_and_labelled_datasets(arch, images):
+    x, y = images["mnist"]
+    x, y = x[:64], y[:64]
+    model = tiny_model(ARCHITECTURES[arch])
+    model.compile()
+    keys = set(model.fit(x, y, epochs=1, batch_size=32, verbose=0).history)
+    ds = tf.data.Dataset.from_tensor_slices(x).batch(32)
+    labelled = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
+    assert set(model.fit(ds, epochs=1, verbose=0).history) == keys
+    assert set(model.fit(labelled, epochs=1, verbose=0).history) == keys
+    assert set(model.evaluate(labelled, verbose=0, return_dict=True)) == keys
+
+
+@pytest.mark.parametrize("arch", ARCH_NAMES)
+def test_bad_inputs_raise_clear_errors(arch, images):
+    x, _ = images["mnist"]
+    model = tiny_model(ARCHITECTURES[arch])
+    model.compile()
+    x8 = (x[:8] * 255).astype("uint8")
+    with pytest.raises(ValueError, match=r"uint8.*x.astype\('float32'\) / 255"):
+        model.fit(x8, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"rank 4.*Received rank 3.*x\[\.\.\., None\]"):
+        model.fit(x[:8, ..., 0], epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"Expected 1 channel\(s\).*3 channel"):
+        model.fit(np.repeat(x[:8], 3, axis=-1), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"\[0, 1\].*Received values in \[0, 255\].*Divide by 255"):
+        model.fit(x[:8] * 255, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"height and width \(28, 28\)"):
+        model.fit(np.zeros((4, 32, 32, 1), "float32"), epochs=1, verbose=0)
+    # Datasets are checked by their spec up front and by value in the step.
+    with pytest.raises(ValueError, match="uint8"):
+        model.fit(tf.data.Dataset.from_tensor_slices(x8).batch(4), epochs=1, verbose=0)
+    bad = tf.data.Dataset.from_tensor_slices(x[:8] * 2.0).batch(4)
+    with pytest.raises(ValueError, match=r"outside that range.*x / 255"):
+        model.fit(bad, epochs=1, verbose=0)
+    if hasattr(model, "encoder"):
+        with pytest.raises(ValueError, match="uint8"):
+            model.reconstruct(x8)
+
+
+@pytest.mark.parametrize("arch", ARCH_NAMES)
+def test_injected_nan_stops_fit_naming_the_term(arch, images):
+    x, _ = images["mnist"]
+    model = tiny_model(ARCHITECTURES[arch])
+    model.compile()
+    # Poison one output-side weight: every loss term that depends on it is NaN.
+    target = model.decoder if hasattr(model, "decoder") else model.generator
+    w = target.weights[-1]
+    w.assign(np.full(w.shape, np.nan, "float32"))
+    untouched = [v.numpy().copy() for v in model.trainable_variables if v is not w]
+    with pytest.raises(keras_genae.NonFiniteLossError, match=r"loss term '\w+' became NaN") as info:
+        model.fit(x[:32], epochs=1, batch_size=32, verbose=0)
+    assert info.value.term in model.loss_terms
+    after = [v.numpy() for v in model.trainable_variables if v is not w]
+    for a, b in zip(untouched, after):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_unsupported_backend_error_names_the_backend():
+    from keras_genae import trainers
+
+    with pytest.raises(trainers.UnsupportedBackendError, match="'jax'.*KERAS_BACKEND=tensorflow"):
+        trainers.get_trainer("jax")
+
+
+def test_fit_on_another_backend_fails_clearly(monkeypatch, images):
+    import keras
+
+    x, _ = images["mnist"]
+    model = tiny_model(ARCHITECTURES["Autoencoder"])
+    model.compile()
+    for name in ("jax", "torch"):
+        monkeypatch.setattr(keras.backend, "backend", lambda: name)
+        with pytest.raises(RuntimeError, match=f"active Keras backend is '{name}'"):
+            model.fit(x[:8], verbose=0)
+        with pytest.raises(RuntimeError, match=f"'{name}'"):
+            model.evaluate(x[:8], verbose=0)
+
+
+def test_architectures_validate_arguments():
+    with pytest.raises(ValueError, match=r"`latent_dim` must be a positive integer. Received: latent_dim=0"):
+        keras_genae.Autoencoder(image_shape=(28, 28, 1), latent_dim=0)
+    with pytest.raises(ValueError, match=r"divisible by 2\*\*levels=8.*\(28, 28, 1\)"):
+        keras_genae.Autoencoder(image_shape=(28, 28, 1), encoder_filters=(8, 8, 8))
+    with pytest.raises(ValueError, match="`image_shape` must be a tuple"):
+        keras_genae.VAE(image_shape=(28, 28))
+    with pytest.raises(ValueError, match="`likelihood` must be one of"):
+        keras_genae.VAE(image_shape=(28, 28, 1), likelihood="poisson")
+    with pytest.raises(ValueError, match="`noise_level` must be a positive number"):
+        keras_genae.DenoisingAutoencoder(image_shape=(28, 28, 1), noise_type="masking", noise_level=2.0)
