@@ -10,3 +10,10 @@ from keras_genae.models import Autoencoder
 from keras_genae.models import DenoisingAutoencoder
 from keras_genae.models import GenerativeAutoencoder
 from keras_genae.version import __version__
+from keras_genae import registry
+from keras_genae import hub
+from keras_genae.hub import load
+from keras_genae.hub import push_to_hub
+from keras_genae.hub import save_pretrained
+from keras_genae.registry import list_models
+from keras_genae.registry import model_info

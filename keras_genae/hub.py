@@ -1,0 +1,495 @@
+"""`load`, `save_pretrained` and `push_to_hub`: verified checkpoint I/O.
+
+`keras_genae.load(handle)` accepts:
+
+- a manifest name (`"vqvae_cifar10"`, see `keras_genae.list_models()`):
+  the copy shipped under `keras_genae/checkpoints/<name>/` is used when its
+  files match the manifest's sha256 and size; otherwise the files are
+  downloaded from the pinned Hub revision with `huggingface_hub` into the
+  standard HF cache and checked against the manifest.
+- `hf://namespace/name` or `hf://namespace/name@revision`: a Hub repo
+  holding a checkpoint written by `save_pretrained`. If a manifest entry
+  points at that repo (and revision, when one is given), its hashes are
+  used as above. Otherwise there is no pinned hash, and each downloaded
+  file is checked against the Hub's own ETag for it: the sha256 of an LFS
+  file, the git blob sha1 of a regular file. This catches truncated or
+  corrupted transfers and corrupted cache files, not a repository whose
+  owner replaced its content (pin a manifest entry for that). `config.json`
+  is fetched first and the weights are fetched at the commit it resolved
+  to, so both files come from the same commit.
+- a local checkpoint directory, or a `.keras` file. An existing directory
+  wins over a manifest name spelled the same way.
+
+Every file is verified before it is deserialized. A file that does not
+match is deleted from the cache and, when online, downloaded once more; a
+second mismatch (or a mismatch while offline) raises `ChecksumError`.
+
+`keras.saving.load_model(directory)` and `keras.saving.load_model("hf://
+namespace/name")` read these checkpoints too, through Keras' own code
+(Keras 3.15): the class is resolved through Keras' table of registered
+serializables (keras_genae registers its architectures there), with
+`safe_mode=True`; Keras imports modules only from its own packages. That
+path checks no hash (huggingface_hub only checks each file's size), does
+not take `@revision`, and returns an uncompiled model (`config.json`
+stores no compile config). Use `keras_genae.load` for verified loading.
+
+Hub access follows the usual huggingface_hub settings, read when `load` is
+called: `HF_ENDPOINT`, `HF_HUB_OFFLINE`, `HF_HOME` / `HF_HUB_CACHE` (or the
+values in `huggingface_hub.constants` when those are not set), the token,
+and huggingface_hub's progress bars.
+"""
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import huggingface_hub
+from huggingface_hub import constants as hf_constants
+from huggingface_hub import errors as hf_errors
+from huggingface_hub.utils import validate_repo_id
+
+from keras_genae import checkpoint
+from keras_genae import registry
+from keras_genae.errors import ChecksumError
+from keras_genae.version import __version__
+
+#: Offline copies of manifest checkpoints shipped as package data.
+BUNDLED_CHECKPOINTS_DIR = Path(__file__).parent / "checkpoints"
+
+_HF_RE = re.compile(r"^hf://(?P<repo>[^@\s]+?)(?:@(?P<rev>[^@\s]+))?$")
+_COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+class DownloadError(OSError):
+    """A checkpoint file could not be downloaded (and is not cached)."""
+
+
+@dataclass
+class HubSettings:
+    endpoint: str
+    cache_dir: str
+    offline: bool
+
+
+def hub_settings():
+    """The endpoint, cache directory and offline flag, read now.
+
+    Environment variables win over `huggingface_hub.constants` (which
+    huggingface_hub reads once, at import time)."""
+    endpoint = (os.environ.get("HF_ENDPOINT") or hf_constants.ENDPOINT).rstrip("/")
+    if os.environ.get("HF_HUB_CACHE"):
+        cache_dir = os.environ["HF_HUB_CACHE"]
+    elif os.environ.get("HUGGINGFACE_HUB_CACHE"):
+        cache_dir = os.environ["HUGGINGFACE_HUB_CACHE"]
+    elif os.environ.get("HF_HOME"):
+        cache_dir = os.path.join(os.environ["HF_HOME"], "hub")
+    else:
+        cache_dir = hf_constants.HF_HUB_CACHE
+    env_offline = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE")
+    offline = hf_constants.HF_HUB_OFFLINE or (
+        env_offline is not None and env_offline.strip().upper() in {"1", "ON", "YES", "TRUE"}
+    )
+    return HubSettings(endpoint, os.path.expanduser(os.path.expandvars(cache_dir)), offline)
+
+
+# ------------------------------------------------------------------ load
+def load(handle, pretrained=True, compile=True, **config_overrides):
+    """Load a keras_genae model.
+
+    Args:
+        handle: a checkpoint name from `keras_genae.list_models()`,
+            `"hf://namespace/name"` or `"hf://namespace/name@revision"`,
+            a checkpoint directory written by `save_pretrained`, or a
+            `.keras` file.
+        pretrained: bool. Load the checkpoint's weights; `False` builds the
+            same architecture with freshly initialized weights (only
+            `config.json` is read). Defaults to `True`.
+        compile: bool. Compile the model with its default optimizer (Adam),
+            so `fit` works straight away. Defaults to `True`.
+        **config_overrides: arguments that replace values of the saved
+            config, e.g. `seed=0`, or `latent_dim=8` with
+            `pretrained=False`.
+
+    Returns:
+        The model, an instance of a registered keras_genae architecture.
+
+    Example:
+    >>> model = keras_genae.load("vqvae_cifar10")
+    >>> model = keras_genae.load("hf://keras-genae/vqvae_cifar10@v1")
+    >>> model = keras_genae.load("checkpoints/my_vae", pretrained=False)
+    """
+    kwargs = dict(pretrained=pretrained, compile=compile, config_overrides=config_overrides)
+    if isinstance(handle, os.PathLike):
+        handle = os.fspath(handle)
+    if not isinstance(handle, str) or not handle:
+        raise ValueError(
+            "`handle` must be a model name, 'hf://namespace/name[@revision]', a checkpoint "
+            f"directory or a .keras file. Received: handle={handle!r}"
+        )
+    if handle.startswith("hf://"):
+        repo_id, revision = parse_hf_handle(handle)
+        return _load_hf(repo_id, revision, handle, **kwargs)
+    if handle.endswith(".keras"):
+        if not os.path.isfile(handle):
+            raise FileNotFoundError(f"No such .keras file: {handle!r}.")
+        return checkpoint.load_keras_archive(handle, **kwargs)
+    if os.path.isdir(handle):
+        path = Path(handle)
+        return checkpoint.load_checkpoint_files(
+            path / checkpoint.CONFIG_FILE, path / checkpoint.WEIGHTS_FILE, source=handle, **kwargs
+        )
+    models = registry.get_manifest()
+    if handle in models:
+        return _load_manifest_entry(handle, models[handle], **kwargs)
+    if os.sep in handle or "/" in handle or handle.startswith((".", "~")):
+        raise FileNotFoundError(
+            f"No checkpoint directory or .keras file at {handle!r}. For a Hub repository, "
+            f"use 'hf://{handle}'."
+        )
+    raise registry.unknown_model_error(handle, models)
+
+
+def parse_hf_handle(handle):
+    """Split `"hf://namespace/name[@revision]"` into `(repo_id, revision)`."""
+    match = _HF_RE.match(handle)
+    if match is None:
+        raise ValueError(
+            "A Hub handle must look like 'hf://namespace/name' or "
+            f"'hf://namespace/name@revision'. Received: handle={handle!r}"
+        )
+    repo_id, revision = match.group("repo"), match.group("rev")
+    try:
+        validate_repo_id(repo_id)
+    except hf_errors.HFValidationError as e:
+        raise ValueError(f"Invalid Hub repository in {handle!r}: {e}") from e
+    return repo_id, revision
+
+
+def _load_manifest_entry(name, entry, pretrained, compile, config_overrides):
+    bundled = BUNDLED_CHECKPOINTS_DIR / name
+    if bundled.is_dir():
+        mismatched = [f for f in _needed(entry, pretrained) if not _matches(bundled / f, entry["files"][f])]
+        if not mismatched:
+            return checkpoint.load_checkpoint_files(
+                bundled / checkpoint.CONFIG_FILE, bundled / checkpoint.WEIGHTS_FILE,
+                pretrained=pretrained, compile=compile, config_overrides=config_overrides,
+                source=name,
+            )
+        warnings.warn(
+            f"The offline copy of {name!r} in {str(bundled)!r} does not match the manifest "
+            f"({mismatched}); downloading it instead.",
+            stacklevel=3,
+        )
+    repo_id, revision = entry["hub"]["repo_id"], entry["hub"]["revision"]
+    settings = hub_settings()
+    paths = {}
+    for filename in _needed(entry, pretrained):
+        expected = entry["files"][filename]
+        paths[filename] = _fetch(
+            repo_id, filename, revision, settings,
+            verify=lambda p, f=filename, e=expected: _check_manifest_hash(p, f, e, repo_id, revision),
+        )
+    return checkpoint.load_checkpoint_files(
+        paths[checkpoint.CONFIG_FILE], paths.get(checkpoint.WEIGHTS_FILE),
+        pretrained=pretrained, compile=compile, config_overrides=config_overrides,
+        source=f"{name} (hf://{repo_id}@{revision})",
+    )
+
+
+def _load_hf(repo_id, revision, handle, **kwargs):
+    for name, entry in registry.get_manifest().items():
+        if entry["hub"]["repo_id"] == repo_id and revision in (None, entry["hub"]["revision"]):
+            return _load_manifest_entry(name, entry, **kwargs)
+    settings = hub_settings()
+    config_path = _fetch(repo_id, checkpoint.CONFIG_FILE, revision or "main", settings,
+                         verify=lambda p: _check_etag(p, checkpoint.CONFIG_FILE, repo_id, settings))
+    # Fetch the weights at the commit config.json resolved to.
+    commit = Path(config_path).parent.name
+    if not _COMMIT_RE.match(commit):
+        commit = revision or "main"
+    weights_path = None
+    if kwargs["pretrained"]:
+        weights_path = _fetch(repo_id, checkpoint.WEIGHTS_FILE, commit, settings,
+                              verify=lambda p: _check_etag(p, checkpoint.WEIGHTS_FILE, repo_id, settings))
+    return checkpoint.load_checkpoint_files(config_path, weights_path, source=handle, **kwargs)
+
+
+def _needed(entry, pretrained):
+    return [checkpoint.CONFIG_FILE] + ([checkpoint.WEIGHTS_FILE] if pretrained else [])
+
+
+def _matches(path, expected):
+    if not path.is_file() or path.stat().st_size != expected["size"]:
+        return False
+    return registry.file_digest(path)[0] == expected["sha256"]
+
+
+# -------------------------------------------------------------- download
+def _fetch(repo_id, filename, revision, settings, verify):
+    """Download (or take from the cache) one file and verify it.
+
+    `verify(path)` returns None when the file is good, else the
+    `ChecksumError` to raise. A bad file is evicted from the cache; when
+    online it is downloaded once more and verified again."""
+    for attempt in range(2):
+        path = _download(repo_id, filename, revision, settings)
+        error = verify(path)
+        if error is None:
+            return path
+        _evict(path)
+        if settings.offline or attempt == 1:
+            raise error
+    raise AssertionError("unreachable")
+
+
+def _download(repo_id, filename, revision, settings):
+    where = f"`{filename}` of `{repo_id}` (revision `{revision}`)"
+    try:
+        return huggingface_hub.hf_hub_download(
+            repo_id=repo_id,
+            filename=filename,
+            revision=revision,
+            cache_dir=settings.cache_dir,
+            endpoint=settings.endpoint,
+            local_files_only=settings.offline,
+            library_name="keras_genae",
+            library_version=__version__,
+        )
+    except hf_errors.LocalEntryNotFoundError as e:
+        if settings.offline:
+            raise DownloadError(
+                f"Cannot load {where}: offline mode is on (HF_HUB_OFFLINE) and the file is not in "
+                f"the cache {settings.cache_dir!r}. Go online (unset HF_HUB_OFFLINE) once to download "
+                "it, or load a local checkpoint directory."
+            ) from e
+        raise DownloadError(
+            f"Could not download {where} from {settings.endpoint}, and it is not in the cache "
+            f"{settings.cache_dir!r}. Cause: {_cause(e)}. Check your connection and the endpoint "
+            "(HF_ENDPOINT), then try again; with HF_HUB_OFFLINE=1 only cached files are used."
+        ) from e
+    except hf_errors.GatedRepoError as e:
+        raise DownloadError(
+            f"`{repo_id}` is a gated repository: accept its conditions on the Hub and log in "
+            "(`hf auth login` or HF_TOKEN) to download it."
+        ) from e
+    except hf_errors.RepositoryNotFoundError as e:
+        raise DownloadError(
+            f"Repository `{repo_id}` was not found at {settings.endpoint} (HTTP "
+            f"{_status(e)}). Check the handle; for a private repository, log in with "
+            "`hf auth login` or set HF_TOKEN."
+        ) from e
+    except hf_errors.RevisionNotFoundError as e:
+        raise DownloadError(
+            f"Revision `{revision}` does not exist in `{repo_id}` at {settings.endpoint}. "
+            "Check the part after '@' in the handle."
+        ) from e
+    except hf_errors.EntryNotFoundError as e:
+        raise DownloadError(
+            f"`{repo_id}` (revision `{revision}`) has no file `{filename}`, so it is not a "
+            "keras_genae checkpoint: one holds config.json and model.weights.h5, as written by "
+            "`keras_genae.save_pretrained`."
+        ) from e
+    except hf_errors.HfHubHTTPError as e:
+        raise DownloadError(
+            f"Downloading {where} from {settings.endpoint} failed with HTTP {_status(e)}. "
+            "Nothing was cached; try again later."
+        ) from e
+    except (OSError, _http_error_types()) as e:
+        raise DownloadError(
+            f"Downloading {where} from {settings.endpoint} failed or was cut short: {_cause(e)}. "
+            "Nothing partial was cached; run `load` again to retry."
+        ) from e
+
+
+def _http_error_types():
+    try:
+        import httpx2
+
+        return httpx2.HTTPError
+    except ImportError:  # pragma: no cover - huggingface_hub's HTTP client.
+        return OSError
+
+
+def _status(error):
+    response = getattr(error, "response", None)
+    return getattr(response, "status_code", "error")
+
+
+def _cause(error):
+    seen = error
+    while seen.__cause__ is not None:
+        seen = seen.__cause__
+    text = str(seen).strip().splitlines()
+    return f"{type(seen).__name__}: {text[0] if text else ''}"
+
+
+def _evict(path):
+    """Delete a cached file: its snapshot entry and the blob it links to."""
+    blob = os.path.realpath(path)
+    for p in {path, blob}:
+        try:
+            os.unlink(p)
+        except FileNotFoundError:
+            pass
+
+
+# ---------------------------------------------------------- verification
+def _checksum_error(filename, source, kind, expected, actual, path, sizes=None):
+    expected_text, actual_text = expected, actual
+    if sizes:
+        expected_text += f" ({sizes[0]} bytes)"
+        actual_text += f" ({sizes[1]} bytes)"
+    error = ChecksumError(
+        f"Checksum mismatch for `{filename}` of {source}: expected {kind} {expected_text}, "
+        f"got {actual_text}. The file was not loaded and was deleted from the cache ({path}); "
+        "`load` downloads it afresh next time."
+    )
+    error.filename, error.expected, error.actual = filename, expected, actual
+    return error
+
+
+def _check_manifest_hash(path, filename, expected, repo_id, revision):
+    sha256, size = registry.file_digest(path)
+    if sha256 == expected["sha256"] and size == expected["size"]:
+        return None
+    return _checksum_error(filename, f"`{repo_id}`@{revision} (manifest)", "sha256",
+                           expected["sha256"], sha256, path, sizes=(expected["size"], size))
+
+
+def git_blob_sha1(path):
+    """The git blob id of a file: sha1 of `b"blob <size>\\0" + content`."""
+    size = os.path.getsize(path)
+    digest = hashlib.sha1(f"blob {size}\0".encode())
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _check_etag(path, filename, repo_id, settings):
+    """Check a file against the ETag the Hub gave for it: huggingface_hub
+    stores each download as `blobs/<etag>`, the sha256 of an LFS file or
+    the git blob sha1 of a regular file."""
+    blob = os.path.realpath(path)
+    etag = os.path.basename(blob) if os.path.basename(os.path.dirname(blob)) == "blobs" else None
+    if etag is None and not settings.offline:  # No symlinks: ask the Hub.
+        commit = Path(path).parent.name
+        url = huggingface_hub.hf_hub_url(repo_id, filename, revision=commit, endpoint=settings.endpoint)
+        etag = huggingface_hub.get_hf_file_metadata(url).etag
+    if etag is None:
+        warnings.warn(f"Cannot verify `{filename}` of `{repo_id}` offline without its ETag.", stacklevel=4)
+        return None
+    if _SHA256_RE.match(etag):
+        actual = registry.file_digest(path)[0]
+    elif _COMMIT_RE.match(etag):
+        actual = git_blob_sha1(path)
+    else:
+        warnings.warn(f"`{filename}` of `{repo_id}` has an ETag that is not a hash ({etag!r}); "
+                      "it was not verified.", stacklevel=4)
+        return None
+    if actual == etag:
+        return None
+    kind = "sha256 (the Hub's ETag)" if len(etag) == 64 else "git blob sha1 (the Hub's ETag)"
+    return _checksum_error(filename, f"`{repo_id}`", kind, etag, actual, path)
+
+
+# ------------------------------------------------------------------ save
+def save_pretrained(model, directory, overwrite=False, verbose=True, **card_fields):
+    """Save `model` as a checkpoint directory and print its manifest entry.
+
+    The directory holds `config.json`, `model.weights.h5`, `metadata.json`
+    and a `README.md` model card; `keras_genae.load(directory)`,
+    `keras.saving.load_model(directory)` and `push_to_hub` read it.
+
+    Args:
+        model: a keras_genae model.
+        directory: str or `Path`. Written atomically.
+        overwrite: bool. Replace an existing directory. Defaults to `False`.
+        verbose: bool. Print the manifest entry. Defaults to `True`.
+        **card_fields: `name`, `description` (one line), `dataset`,
+            `data_license`, `metrics`, `preprocessing`, `value_range`,
+            `repo_id`, `references`, `license`.
+
+    Returns:
+        dict: the manifest entry (`keras_genae.registry` schema), with
+        `hub` placeholders until the checkpoint is pushed.
+
+    Example:
+    >>> model = keras_genae.VAE(image_shape=(28, 28, 1))
+    >>> entry = keras_genae.save_pretrained(model, "ckpt/vae_mnist",
+    ...     dataset="mnist", data_license="CC BY-SA 3.0",
+    ...     metrics={"test_elbo": 92.1})
+    >>> restored = keras_genae.load("ckpt/vae_mnist")
+    """
+    directory = checkpoint.save_checkpoint(model, directory, overwrite=overwrite, **card_fields)
+    name = card_fields.get("name") or directory.name
+    entry = registry.manifest_entry_from_checkpoint(directory, repo_id=card_fields.get("repo_id"))
+    if verbose:
+        _print_entry(name, entry, f"Saved {str(directory)!r}.")
+    return entry
+
+
+def push_to_hub(model_or_dir, repo_id, revision=None, commit_message=None, private=None,
+                token=None, create_repo=True, verbose=True, **card_fields):
+    """Upload a checkpoint to the Hub with `HfApi.upload_folder`.
+
+    Args:
+        model_or_dir: a keras_genae model (saved with `save_pretrained`
+            into a temporary directory first) or a checkpoint directory.
+        repo_id: str. `"namespace/name"`.
+        revision: str or None. Branch to commit to; defaults to `main`.
+        commit_message: str or None.
+        private: bool or None. Visibility when the repo is created.
+        token: str or None. Hub token; defaults to the logged-in one.
+        create_repo: bool. Create the repo if needed. Defaults to `True`.
+        verbose: bool. Print the manifest entry. Defaults to `True`.
+        **card_fields: model card fields, when `model_or_dir` is a model.
+
+    Returns:
+        dict: the manifest entry, pinned to the new commit.
+
+    Example:
+    >>> entry = keras_genae.push_to_hub("ckpt/vae_mnist", "keras-genae/vae_mnist")
+    """
+    if not isinstance(repo_id, str) or repo_id.count("/") != 1:
+        raise ValueError(f"`repo_id` must be 'namespace/name'. Received: repo_id={repo_id!r}")
+    settings = hub_settings()
+    if settings.offline:
+        raise DownloadError("Cannot push to the Hub while offline mode (HF_HUB_OFFLINE) is on.")
+    with tempfile.TemporaryDirectory() as tmp:
+        if isinstance(model_or_dir, (str, os.PathLike)):
+            if card_fields:
+                raise ValueError("`card_fields` apply only when pushing a model, not a directory.")
+            folder = Path(model_or_dir)
+            checkpoint.read_config(folder / checkpoint.CONFIG_FILE)
+            if not (folder / checkpoint.WEIGHTS_FILE).is_file():
+                raise FileNotFoundError(f"{str(folder)!r} has no {checkpoint.WEIGHTS_FILE}.")
+        else:
+            card_fields.pop("repo_id", None)
+            name = card_fields.pop("name", None) or repo_id.split("/")[1]
+            folder = Path(tmp) / name
+            checkpoint.save_checkpoint(model_or_dir, folder, repo_id=repo_id, name=name, **card_fields)
+        api = huggingface_hub.HfApi(endpoint=settings.endpoint, token=token,
+                                    library_name="keras_genae", library_version=__version__)
+        if create_repo:
+            api.create_repo(repo_id, private=private, exist_ok=True)
+        commit = api.upload_folder(
+            repo_id=repo_id, folder_path=str(folder), revision=revision,
+            commit_message=commit_message or f"Upload {folder.name} with keras_genae {__version__}",
+        )
+        entry = registry.manifest_entry_from_checkpoint(folder, repo_id=repo_id, revision=commit.oid)
+    if verbose:
+        _print_entry(folder.name, entry, f"Pushed to {commit.commit_url}.")
+    return entry
+
+
+def _print_entry(name, entry, header):
+    print(header)
+    print("Manifest entry (add it to weights_manifest.json with keras_genae.registry.add_to_manifest):")
+    print(json.dumps({name: entry}, indent=2))

@@ -1,0 +1,213 @@
+"""The weights manifest: schema, `list_models`, `model_info`, entries."""
+
+import copy
+import importlib.resources
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+
+import keras_genae
+from keras_genae import registry
+
+ROOT = Path(__file__).resolve().parents[1]
+SHA = "ab" * 32
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def entry(architecture="VQVAE", **changes):
+    base = {
+        "architecture": architecture,
+        "description": "A test entry.",
+        "dataset": "cifar10",
+        "data_license": "unknown",
+        "input": {"shape": [32, 32, 3], "dtype": "float32", "value_range": [0.0, 1.0],
+                  "preprocessing": "uint8 RGB divided by 255"},
+        "hub": {"repo_id": "keras-genae/test", "revision": COMMIT},
+        "files": {"config.json": {"sha256": SHA, "size": 10},
+                  "model.weights.h5": {"sha256": SHA, "size": 20}},
+        "metrics": {"test_mse": 0.004},
+    }
+    base.update(changes)
+    return base
+
+
+MODELS = {
+    "vqvae_cifar10": entry(),
+    "vae_mnist": entry("VAE", dataset="mnist"),
+    "vae_fashion_mnist": entry("VAE", dataset="fashion_mnist"),
+    "ae_mnist": entry("Autoencoder", dataset="mnist"),
+}
+
+
+@pytest.fixture
+def manifest_file(tmp_path, monkeypatch):
+    path = tmp_path / "weights_manifest.json"
+    path.write_text(json.dumps({"schema_version": 1, "models": MODELS}))
+    monkeypatch.setenv(registry.MANIFEST_ENV_VAR, str(path))
+    return path
+
+
+# ------------------------------------------------------- shipped manifest
+def test_shipped_manifest_is_valid_and_has_no_placeholder_entries(monkeypatch):
+    monkeypatch.delenv(registry.MANIFEST_ENV_VAR, raising=False)
+    path = registry.manifest_path()
+    assert path == Path(keras_genae.__file__).parent / "weights_manifest.json"
+    data = json.loads(path.read_text())
+    registry.validate_manifest(data)
+    # Real checkpoints arrive with the zoo; until then the manifest is empty.
+    assert data["models"] == {}
+    assert keras_genae.list_models() == []
+
+
+def test_one_source_of_truth_shipped_as_package_data():
+    root_copy = ROOT / "weights_manifest.json"
+    package_copy = importlib.resources.files("keras_genae") / "weights_manifest.json"
+    assert root_copy.resolve() == Path(str(package_copy)).resolve()
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "weights_manifest.json" in pyproject["tool"]["setuptools"]["package-data"]["keras_genae"]
+
+
+# --------------------------------------------------------------- queries
+def test_list_models_filters_with_fnmatch(manifest_file):
+    assert keras_genae.list_models() == sorted(MODELS)
+    assert keras_genae.list_models("vae_*") == ["vae_fashion_mnist", "vae_mnist"]
+    assert keras_genae.list_models("*mnist") == ["ae_mnist", "vae_fashion_mnist", "vae_mnist"]
+    assert keras_genae.list_models("gan_*") == []
+    with pytest.raises(ValueError, match="`pattern` must be a string"):
+        keras_genae.list_models(None)
+
+
+def test_functions_take_a_manifest_argument(monkeypatch):
+    monkeypatch.delenv(registry.MANIFEST_ENV_VAR, raising=False)
+    assert registry.list_models("vae_*", manifest=MODELS) == ["vae_fashion_mnist", "vae_mnist"]
+    full = {"schema_version": 1, "models": MODELS}
+    assert registry.model_info("ae_mnist", manifest=full)["architecture"] == "Autoencoder"
+
+
+def test_model_info(manifest_file):
+    info = keras_genae.model_info("vqvae_cifar10")
+    assert info["name"] == "vqvae_cifar10"
+    assert info["architecture"] == "VQVAE"
+    assert info["input"]["shape"] == [32, 32, 3]
+    assert info["hub"] == {"repo_id": "keras-genae/test", "revision": COMMIT}
+    info["metrics"]["test_mse"] = 99  # A copy: the manifest is not changed.
+    assert keras_genae.model_info("vqvae_cifar10")["metrics"]["test_mse"] == 0.004
+
+
+def test_unknown_name_suggests_close_matches(manifest_file):
+    with pytest.raises(registry.UnknownModelError, match="Did you mean 'vqvae_cifar10'") as info:
+        keras_genae.model_info("vqvae_cifar1")
+    assert info.value.suggestions == ["vqvae_cifar10"]
+    with pytest.raises(registry.UnknownModelError) as info:
+        keras_genae.model_info("vae_mnst")
+    assert info.value.suggestions[0] == "vae_mnist"
+    with pytest.raises(registry.UnknownModelError, match="No pretrained checkpoints"):
+        registry.model_info("vqvae_cifar10", manifest={})
+
+
+def test_env_var_naming_a_missing_file_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv(registry.MANIFEST_ENV_VAR, str(tmp_path / "nope.json"))
+    with pytest.raises(FileNotFoundError, match="KERAS_GENAE_MANIFEST"):
+        keras_genae.list_models()
+
+
+# ------------------------------------------------------------- validation
+def _set(obj, path, value):
+    for key in path[:-1]:
+        obj = obj[key]
+    if value is _DELETE:
+        del obj[path[-1]]
+    else:
+        obj[path[-1]] = value
+
+
+_DELETE = object()
+
+
+@pytest.mark.parametrize(
+    "path, value, match",
+    [
+        (("architecture",), "ResNet50", "registered architecture"),
+        (("description",), "two\nlines", "one line"),
+        (("dataset",), "", "non-empty string"),
+        (("data_license",), _DELETE, "missing keys \\['data_license'\\]"),
+        (("colour",), "blue", "unknown keys \\['colour'\\]"),
+        (("input", "shape"), [32, 32], "height, width, channels"),
+        (("input", "value_range"), [1.0, 0.0], "low < high"),
+        (("input", "preprocessing"), _DELETE, "missing keys"),
+        (("hub", "repo_id"), "no-namespace", "namespace/name"),
+        (("hub", "revision"), "main", "not a branch"),
+        (("hub", "revision"), "<commit hash printed by push_to_hub>", "placeholder"),
+        (("files", "model.weights.h5"), _DELETE, "must list 'model.weights.h5'"),
+        (("files", "config.json", "sha256"), "ABC", "64 lowercase hex"),
+        (("files", "config.json", "size"), -1, "non-negative int"),
+        (("files", "../evil.h5"), {"sha256": SHA, "size": 1}, "relative path"),
+        (("metrics",), {"mse": "low"}, "finite numbers"),
+        (("metrics",), {"mse": float("nan")}, "finite numbers"),
+        (("references",), "https://x", "list of strings"),
+    ],
+)
+def test_schema_violations_are_named(path, value, match):
+    models = {"vqvae_cifar10": copy.deepcopy(entry())}
+    _set(models["vqvae_cifar10"], path, value)
+    with pytest.raises(ValueError, match=match):
+        registry.validate_manifest({"schema_version": 1, "models": models})
+
+
+def test_manifest_level_violations():
+    with pytest.raises(ValueError, match="schema_version"):
+        registry.validate_manifest({"schema_version": 2, "models": {}})
+    with pytest.raises(ValueError, match="missing keys \\['models'\\]"):
+        registry.validate_manifest({"schema_version": 1})
+    with pytest.raises(ValueError, match="checkpoint name"):
+        registry.validate_manifest({"schema_version": 1, "models": {"Bad Name": entry()}})
+    registry.validate_manifest({"schema_version": 1, "models": {"ok": entry(references=["https://x"])}})
+
+
+def test_invalid_manifest_file_is_refused(tmp_path, monkeypatch):
+    path = tmp_path / "m.json"
+    path.write_text("{not json")
+    monkeypatch.setenv(registry.MANIFEST_ENV_VAR, str(path))
+    with pytest.raises(ValueError, match="not valid JSON"):
+        keras_genae.list_models()
+    path.write_text(json.dumps({"schema_version": 1, "models": {"x": entry(architecture="Nope")}}))
+    with pytest.raises(ValueError, match="registered architecture"):
+        keras_genae.list_models()
+
+
+# -------------------------------------------------------- building entries
+def test_entry_from_checkpoint_then_add_to_manifest(tmp_path, monkeypatch, capsys):
+    model = keras_genae.VAE(image_shape=(8, 8, 1), latent_dim=2, encoder_filters=(4,))
+    directory = tmp_path / "vae_tiny"
+    printed_entry = keras_genae.save_pretrained(
+        model, directory, dataset="synthetic", data_license="CC0-1.0", metrics={"elbo": 12.5},
+        description="A tiny VAE.", preprocessing="none, already in [0, 1]",
+    )
+    assert '"vae_tiny"' in capsys.readouterr().out
+    # Before the push the Hub location is a placeholder that validation rejects.
+    with pytest.raises(ValueError, match="hub"):
+        registry.validate_entry("vae_tiny", printed_entry)
+
+    built = registry.manifest_entry_from_checkpoint(directory, repo_id="keras-genae/vae_tiny", revision=COMMIT)
+    registry.validate_entry("vae_tiny", built)
+    assert built["architecture"] == "VAE"
+    assert built["dataset"] == "synthetic" and built["data_license"] == "CC0-1.0"
+    assert built["metrics"] == {"elbo": 12.5}
+    assert built["input"]["shape"] == [8, 8, 1]
+    assert built["input"]["preprocessing"] == "none, already in [0, 1]"
+    assert sorted(built["files"]) == ["README.md", "config.json", "metadata.json", "model.weights.h5"]
+    for name, info in built["files"].items():
+        assert (info["sha256"], info["size"]) == registry.file_digest(directory / name)
+
+    manifest = tmp_path / "weights_manifest.json"
+    manifest.write_text(json.dumps({"schema_version": 1, "models": {"vqvae_cifar10": entry()}}))
+    registry.add_to_manifest("vae_tiny", built, path=manifest)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    monkeypatch.setenv(registry.MANIFEST_ENV_VAR, str(manifest))
+    assert keras_genae.list_models() == ["vae_tiny", "vqvae_cifar10"]
+    assert keras_genae.model_info("vae_tiny")["files"] == built["files"]
+    with pytest.raises(ValueError, match=r"models\['vae_bad'\]\.hub"):
+        registry.add_to_manifest("vae_bad", printed_entry, path=manifest)
+    assert keras_genae.list_models() == ["vae_tiny", "vqvae_cifar10"]
