@@ -10,6 +10,8 @@ from keras_genae.models import Autoencoder
 from keras_genae.models import DenoisingAutoencoder
 from keras_genae.models import GenerativeAutoencoder
 from keras_genae.version import __version__
+from keras_genae.models import AdversarialAutoencoder
+from keras_genae.models import DCGAN
 from keras_genae import registry
 from keras_genae import hub
 from keras_genae.hub import load

@@ -9,3 +9,5 @@ from keras_genae.models.autoencoder import Autoencoder
 from keras_genae.models.autoencoder import DenoisingAutoencoder
 from keras_genae.models.vae import VAE
 from keras_genae.models.vqvae import VQVAE
+from keras_genae.models.aae import AdversarialAutoencoder
+from keras_genae.models.gan import DCGAN

@@ -120,9 +120,7 @@ class MultiOptimizerMixin:
             setattr(self, name, opt)
         super().compile(optimizer=getattr(self, self.optimizer_names[0]), **kwargs)
         # Keras' own compile config would hold the first optimizer only.
-        self._compile_config = keras.saving.serialization_lib.SerializableDict(
-            **resolved, **kwargs
-        )
+        self._compile_config = _CompileArgs(**resolved, **kwargs)
         self.build_phase_optimizers()
 
     def build_phase_optimizers(self):
@@ -169,6 +167,17 @@ class MultiOptimizerMixin:
                 f"{type(self).__name__} must be compiled before training: call "
                 f"`model.compile()` (optimizers {list(self.optimizer_names)})."
             )
+
+
+class _CompileArgs:
+    """The compile arguments, in an object that Keras saving does not walk
+    (the optimizers are saved as the model's attributes)."""
+
+    def __init__(self, **config):
+        self.config = config
+
+    def serialize(self):
+        return keras.saving.serialize_keras_object(self.config)
 
 
 def _copy_optimizer(optimizer):

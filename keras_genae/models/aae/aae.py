@@ -1,0 +1,272 @@
+"""Adversarial autoencoder (AAE)."""
+
+import functools
+import math
+
+import keras
+from keras import layers
+from keras import ops
+
+from keras_genae.models.autoencoder.autoencoder import Autoencoder
+from keras_genae.models.base import TrainPhase
+from keras_genae.models.base import register_architecture
+from keras_genae.models.gan.adversarial import MultiOptimizerMixin
+from keras_genae.models.gan.adversarial import discriminator_accuracy
+from keras_genae.models.gan.adversarial import discriminator_loss
+from keras_genae.models.gan.adversarial import int_tuple
+from keras_genae.models.gan.adversarial import sigmoid_cross_entropy
+from keras_genae.utils.validation import check_choice
+from keras_genae.utils.validation import check_positive_int
+
+# Mixture prior: component means on a circle of this radius in the plane of
+# the first two latent dimensions, each component with this std.
+MIXTURE_RADIUS = 2.0
+MIXTURE_STD = 0.5
+
+
+@register_architecture
+class AdversarialAutoencoder(MultiOptimizerMixin, Autoencoder):
+    """Adversarial autoencoder: a deterministic autoencoder whose codes are
+    matched to a prior by a latent discriminator.
+
+    The encoder, decoder and dense latent are those of `Autoencoder`. The
+    discriminator is an MLP (`Dense -> LeakyReLU(0.2)` per entry of
+    `discriminator_units`, then a dense logit) on latent vectors. Each
+    train step runs three phases, in this order:
+
+    1. reconstruction: the encoder and decoder minimize the
+       reconstruction loss (`ae_optimizer`);
+    2. discriminator: the discriminator learns to tell prior draws (real)
+       from encoder codes (fake), with loss
+       `BCE(D(z_prior), 1) + BCE(D(E(x)), 0)` (`d_optimizer`);
+    3. generator: the encoder is updated to fool the discriminator, with
+       the non-saturating loss `BCE(D(E(x)), 1)` (`g_optimizer`).
+
+    The generator phase has its own optimizer rather than sharing
+    `ae_optimizer`: the encoder's Adam moments would otherwise mix the
+    reconstruction and adversarial gradients, whose scales differ, and the
+    step counter would advance twice per batch. Makhzani et al. likewise
+    tune the two phases' learning rates apart.
+
+    The logs hold `loss` (the reconstruction loss, the objective of
+    phase 1), `reconstruction_loss`, `mse`, `discriminator_loss`,
+    `generator_loss` and `discriminator_accuracy`. `sample(n)` decodes
+    prior draws.
+
+    Args:
+        image_shape: tuple of 3 ints `(height, width, channels)`.
+        latent_dim: int. Size of the latent vector. Defaults to `8`.
+        prior: `"gaussian"` (N(0, I)), `"uniform"` (U(-1, 1) per
+            dimension) or `"mixture"` (`prior_components` Gaussians of std
+            0.5, with means evenly spaced on a circle of radius 2 in the
+            plane of the first two latent dimensions; needs
+            `latent_dim >= 2`). Defaults to `"gaussian"`.
+        prior_components: int. Number of components of the mixture prior.
+            Defaults to `10`.
+        discriminator_units: sequence of int. Hidden units of the latent
+            discriminator. Defaults to `(256, 256)`.
+        encoder_filters, decoder_filters, num_res_blocks, use_batchnorm,
+        reconstruction_loss, seed: as for `Autoencoder`.
+        **kwargs: base `keras.Model` arguments.
+
+    References:
+        - [Makhzani et al., 2015](https://arxiv.org/abs/1511.05644)
+
+    Example:
+    >>> import numpy as np
+    >>> aae = keras_genae.models.AdversarialAutoencoder(
+    ...     image_shape=(28, 28, 1), latent_dim=8, prior="gaussian")
+    >>> aae.compile(ae_optimizer=keras.optimizers.Adam(1e-3),
+    ...             d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
+    >>> x = np.random.rand(64, 28, 28, 1).astype("float32")
+    >>> history = aae.fit(x, epochs=1, verbose=0)
+    >>> aae.sample(4, seed=0).shape
+    TensorShape([4, 28, 28, 1])
+    """
+
+    loss_terms = (
+        "loss",
+        "reconstruction_loss",
+        "mse",
+        "discriminator_loss",
+        "generator_loss",
+    )
+    has_prior = True
+    optimizer_names = ("ae_optimizer", "d_optimizer", "g_optimizer")
+
+    def __init__(
+        self,
+        image_shape,
+        latent_dim=8,
+        prior="gaussian",
+        prior_components=10,
+        discriminator_units=(256, 256),
+        **kwargs,
+    ):
+        check_positive_int(latent_dim, "latent_dim")
+        check_choice(prior, "prior", {"gaussian", "uniform", "mixture"})
+        check_positive_int(prior_components, "prior_components")
+        if prior == "mixture" and latent_dim < 2:
+            raise ValueError(
+                "The mixture prior needs `latent_dim >= 2`. "
+                f"Received: latent_dim={latent_dim}"
+            )
+        # Read by `build`, which the parent's `__init__` calls.
+        self.prior = prior
+        self.prior_components = prior_components
+        self.discriminator_units = list(
+            int_tuple(discriminator_units, "discriminator_units")
+        )
+        super().__init__(image_shape=image_shape, latent_dim=latent_dim, **kwargs)
+        self.ae_optimizer = None
+        self.d_optimizer = None
+        self.g_optimizer = None
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        # Created here, as `Autoencoder.__init__` builds (and so locks) the
+        # model once its own layers exist.
+        dt = self.dtype_policy
+        stack = []
+        for i, units in enumerate(self.discriminator_units):
+            stack += [
+                layers.Dense(units, dtype=dt, name=f"dense_{i}"),
+                layers.LeakyReLU(0.2, dtype=dt, name=f"act_{i}"),
+            ]
+        stack.append(layers.Dense(1, dtype=dt, name="logit"))
+        self.discriminator = keras.Sequential(stack, name="discriminator")
+        super().build(input_shape)
+
+    def build_layers(self, x):
+        super().build_layers(x)
+        self.discriminator(keras.KerasTensor((None, self.latent_dim)))
+
+    def default_optimizer(self, name):
+        if name == "ae_optimizer":
+            return keras.optimizers.Adam(learning_rate=1e-3)
+        return keras.optimizers.Adam(learning_rate=2e-4, beta_1=0.5)
+
+    def compile(
+        self, ae_optimizer=None, d_optimizer=None, g_optimizer=None, optimizer=None, **kwargs
+    ):
+        """Compile with one optimizer per phase.
+
+        Args:
+            ae_optimizer: optimizer of the reconstruction phase. Defaults to
+                `Adam(1e-3)`.
+            d_optimizer: optimizer of the discriminator phase. Defaults to
+                `Adam(2e-4, beta_1=0.5)`.
+            g_optimizer: optimizer of the generator (encoder) phase.
+                Defaults to `Adam(2e-4, beta_1=0.5)`.
+            optimizer: optional template: each optimizer left as None gets
+                its own copy of it.
+            **kwargs: other `keras.Model.compile` arguments (`run_eagerly`,
+                `jit_compile`, `steps_per_execution`).
+        """
+        self.compile_optimizers(
+            {
+                "ae_optimizer": ae_optimizer,
+                "d_optimizer": d_optimizer,
+                "g_optimizer": g_optimizer,
+            },
+            optimizer=optimizer,
+            **kwargs,
+        )
+
+    def build_extra_metrics(self):
+        return [keras.metrics.Mean(name="discriminator_accuracy")]
+
+    # ---------------------------------------------------------------- prior
+    def sample_prior(self, n, seed=None):
+        """`n` draws `(n, latent_dim)` from the prior, in float32."""
+        seed = self._sample_seed(seed)
+        # Two random ops need two different int seeds; a generator advances.
+        seeds = (seed, seed + 1) if isinstance(seed, int) else (seed, seed)
+        shape = (n, self.latent_dim)
+        if self.prior == "gaussian":
+            return keras.random.normal(shape, seed=seeds[0])
+        if self.prior == "uniform":
+            return keras.random.uniform(shape, minval=-1.0, maxval=1.0, seed=seeds[0])
+        k = keras.random.randint((n,), 0, self.prior_components, seed=seeds[0])
+        angle = ops.cast(k, "float32") * (2.0 * math.pi / self.prior_components)
+        mean = MIXTURE_RADIUS * ops.stack([ops.cos(angle), ops.sin(angle)], axis=-1)
+        mean = ops.pad(mean, [[0, 0], [0, self.latent_dim - 2]])
+        return mean + MIXTURE_STD * keras.random.normal(shape, seed=seeds[1])
+
+    def sample(self, n, seed=None):
+        """Decode `n` prior draws to images in [0, 1]."""
+        return self.decode(ops.cast(self.sample_prior(n, seed), self.compute_dtype))
+
+    def discriminate(self, z, training=False):
+        """Discriminator logits `(batch, 1)` of latent vectors."""
+        z = ops.cast(z, self.compute_dtype)
+        return ops.cast(self.discriminator(z, training=training), "float32")
+
+    # --------------------------------------------------------------- losses
+    def reconstruction_terms(self, x, training=False):
+        """`loss` (= `reconstruction_loss`) and `mse` of the autoencoder."""
+        return Autoencoder.compute_losses(self, x, training)
+
+    def discriminator_terms(self, x, training=False):
+        """Loss and accuracy of the discriminator: prior draws against the
+        codes of `x`."""
+        x = ops.cast(x, self.compute_dtype)
+        fake = ops.stop_gradient(self._encode(x, training))
+        real = self.sample_prior(ops.shape(x)[0])
+        real_logits = self.discriminate(real, training)
+        fake_logits = self.discriminate(fake, training)
+        return {
+            "discriminator_loss": discriminator_loss(real_logits, fake_logits),
+            "discriminator_accuracy": discriminator_accuracy(real_logits, fake_logits),
+        }
+
+    def generator_terms(self, x, training=False):
+        """Non-saturating loss of the encoder against the discriminator."""
+        z = self._encode(ops.cast(x, self.compute_dtype), training)
+        return {"generator_loss": sigmoid_cross_entropy(self.discriminate(z, training), 1.0)}
+
+    def compute_losses(self, x, training=False):
+        terms = self.reconstruction_terms(x, training)
+        terms.update(self.discriminator_terms(x, training))
+        terms.update(self.generator_terms(x, training))
+        return terms
+
+    def train_phases(self):
+        self._check_compiled()
+        encoder_vars = self.encoder.trainable_variables + self.to_latent.trainable_variables
+        decoder_vars = self.from_latent.trainable_variables + self.decoder.trainable_variables
+        return [
+            TrainPhase(
+                name="reconstruction",
+                objective="loss",
+                variables=encoder_vars + decoder_vars,
+                optimizer=self.ae_optimizer,
+                loss_fn=functools.partial(self.reconstruction_terms, training=True),
+            ),
+            TrainPhase(
+                name="discriminator",
+                objective="discriminator_loss",
+                variables=self.discriminator.trainable_variables,
+                optimizer=self.d_optimizer,
+                loss_fn=functools.partial(self.discriminator_terms, training=True),
+            ),
+            TrainPhase(
+                name="generator",
+                objective="generator_loss",
+                variables=encoder_vars,
+                optimizer=self.g_optimizer,
+                loss_fn=functools.partial(self.generator_terms, training=True),
+            ),
+        ]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "prior": self.prior,
+                "prior_components": self.prior_components,
+                "discriminator_units": list(self.discriminator_units),
+            }
+        )
+        return config
