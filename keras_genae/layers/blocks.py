@@ -23,6 +23,9 @@ def _as_int_tuple(value, name):
 class ResidualBlock(layers.Layer):
     """Pre-activation residual block: `x + conv1x1(relu(conv3x3(relu(x))))`.
 
+    Convolutions in the conv stacks use He initialization, which keeps the
+    activations of deep ReLU stacks from vanishing.
+
     Args:
         filters: int. Number of channels of the input and output.
         hidden_filters: int. Channels of the inner 3x3 convolution. Defaults
@@ -48,10 +51,12 @@ class ResidualBlock(layers.Layer):
         self.hidden_filters = hidden_filters
         hidden = hidden_filters or max(filters // 2, 1)
         self.conv1 = layers.Conv2D(
-            hidden, 3, padding="same", dtype=self.dtype_policy, name="conv1"
+            hidden, 3, padding="same", kernel_initializer="he_uniform",
+            dtype=self.dtype_policy, name="conv1",
         )
         self.conv2 = layers.Conv2D(
-            filters, 1, padding="same", dtype=self.dtype_policy, name="conv2"
+            filters, 1, padding="same", kernel_initializer="he_uniform",
+            dtype=self.dtype_policy, name="conv2",
         )
 
     def build(self, input_shape):
@@ -129,6 +134,7 @@ class ConvEncoder(layers.Layer):
                     kernel_size,
                     strides=2,
                     padding="same",
+                    kernel_initializer="he_uniform",
                     dtype=self.dtype_policy,
                     name=f"down_{i}",
                 )
@@ -247,6 +253,7 @@ class ConvDecoder(layers.Layer):
                     self.filters[0],
                     3,
                     padding="same",
+                    kernel_initializer="he_uniform",
                     dtype=self.dtype_policy,
                     name="res_in",
                 )
@@ -268,6 +275,7 @@ class ConvDecoder(layers.Layer):
                     kernel_size,
                     strides=2,
                     padding="same",
+                    kernel_initializer="he_uniform",
                     dtype=self.dtype_policy,
                     name=f"up_{i}",
                 )

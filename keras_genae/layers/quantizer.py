@@ -30,7 +30,8 @@ class VectorQuantizer(keras.layers.Layer):
         dead_code_threshold: float. If positive, during training, codes whose
             moving-average usage (expected assignments per batch, decay
             `ema_decay`) falls below this value are moved to random encoder
-            outputs of the current batch. `0` disables restarts.
+            outputs of the current batch; the first training batch so
+            initializes the whole codebook from data. `0` disables restarts.
             Defaults to `0.0`.
         seed: int or None. Seed of the restarts. Defaults to `None`.
         **kwargs: base layer arguments.
@@ -100,10 +101,13 @@ class VectorQuantizer(keras.layers.Layer):
             trainable=not self.use_ema,
             dtype="float32",
         )
+        # With restarts on, usage starts at zero: the first training batch
+        # restarts every code on the encoder's outputs (a data-dependent
+        # initialization that avoids an early collapse onto a few codes).
         self.usage = self.add_weight(
             name="usage",
             shape=(self.num_embeddings,),
-            initializer="ones",
+            initializer="zeros" if self.dead_code_threshold > 0 else "ones",
             trainable=False,
             dtype="float32",
         )

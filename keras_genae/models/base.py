@@ -107,6 +107,18 @@ class GenerativeAutoencoder(keras.Model):
         x = self._check_call_input(x)
         return self.decode(self._encode(x, training=training), training=training)
 
+    #: How the decoder's raw output maps to images: `"sigmoid"` (the output
+    #: is Bernoulli logits) or `"linear"` (the output is the image itself,
+    #: trained with a squared error and clipped to [0, 1] when returned).
+    output_activation = "sigmoid"
+
+    def images_from_output(self, output):
+        """Map the decoder's raw output to float32 images in [0, 1]."""
+        output = ops.cast(output, "float32")
+        if self.output_activation == "sigmoid":
+            return ops.sigmoid(output)
+        return ops.clip(output, 0.0, 1.0)
+
     def sample(self, n, seed=None):
         """Draw `n` images in [0, 1] from the model's prior."""
         raise NotImplementedError(
@@ -196,6 +208,8 @@ class GenerativeAutoencoder(keras.Model):
         `(images, labels)`; labels and `y` are ignored."""
         trainer = trainers.get_trainer()
         self._check_training_data(x, "fit")
+        if hasattr(x, "element_spec"):
+            kwargs.setdefault("shuffle", False)  # datasets shuffle themselves
         if validation_data is not None:
             self._check_training_data(validation_data, "validation_data")
         with trainer.translate_errors():
@@ -259,8 +273,3 @@ def _is_eager(x):
         return True
     except Exception:
         return False
-
-
-def images_from_logits(logits):
-    """Map decoder logits to images in [0, 1], in float32."""
-    return ops.sigmoid(ops.cast(logits, "float32"))

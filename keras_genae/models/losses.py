@@ -29,15 +29,19 @@ def gaussian_nll(x, mean, sigma):
     return ops.sum(ops.reshape(per_pixel, (ops.shape(x)[0], -1)), axis=-1)
 
 
-def reconstruction_error(x, logits, kind):
-    """Mean per-pixel reconstruction error: `"bce"` or `"mse"`."""
-    x, logits = _f32(x), _f32(logits)
+def reconstruction_error(x, output, kind):
+    """Mean per-pixel reconstruction error of the decoder's raw output:
+    `"bce"` (the output is logits) or `"mse"` (the output is the image).
+
+    A squared error is taken on a linear output, never through a sigmoid,
+    whose saturation stalls training."""
+    x, output = _f32(x), _f32(output)
     if kind == "bce":
-        per_pixel = ops.maximum(logits, 0) - logits * x + ops.log1p(
-            ops.exp(-ops.abs(logits))
+        per_pixel = ops.maximum(output, 0) - output * x + ops.log1p(
+            ops.exp(-ops.abs(output))
         )
         return ops.mean(per_pixel)
-    return ops.mean(ops.square(x - ops.sigmoid(logits)))
+    return ops.mean(ops.square(x - output))
 
 
 def gaussian_kl(mean, log_var):

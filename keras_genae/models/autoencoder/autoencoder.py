@@ -5,7 +5,6 @@ from keras import ops
 from keras_genae.layers.blocks import DenseBottleneck
 from keras_genae.models.backbone import conv_backbone
 from keras_genae.models.base import GenerativeAutoencoder
-from keras_genae.models.base import images_from_logits
 from keras_genae.models.base import register_architecture
 from keras_genae.models.losses import reconstruction_error
 from keras_genae.utils.validation import check_choice
@@ -87,6 +86,10 @@ class Autoencoder(GenerativeAutoencoder):
         )
         self.build()
 
+    @property
+    def output_activation(self):
+        return "sigmoid" if self.reconstruction_loss == "bce" else "linear"
+
     def latent_head_units(self):
         return self.latent_dim
 
@@ -95,11 +98,12 @@ class Autoencoder(GenerativeAutoencoder):
         return self.to_latent(self.encoder(x, training=training))
 
     def decode_logits(self, z, training=False):
+        """The decoder's raw output: logits, or the image for a linear output."""
         return self.decoder(self.from_latent(z), training=training)
 
     def decode(self, z, training=False):
         """Map latent vectors to images in [0, 1]."""
-        return images_from_logits(self.decode_logits(z, training=training))
+        return self.images_from_output(self.decode_logits(z, training=training))
 
     def compute_losses(self, x, training=False):
         x = ops.cast(x, self.compute_dtype)
@@ -107,7 +111,7 @@ class Autoencoder(GenerativeAutoencoder):
         logits = self.decode_logits(self._encode(x_in, training), training)
         target = ops.cast(x, "float32")
         rec = reconstruction_error(target, logits, self.reconstruction_loss)
-        mse = reconstruction_error(target, logits, "mse")
+        mse = ops.mean(ops.square(target - self.images_from_output(logits)))
         return {"loss": rec, "reconstruction_loss": rec, "mse": mse}
 
     def corrupt(self, x, seed=None):

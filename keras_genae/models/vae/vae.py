@@ -112,10 +112,11 @@ class VAE(Autoencoder):
         return self.decode(z)
 
     def log_likelihood(self, x, logits):
-        """log p(x|z) per image in nats, from decoder logits."""
+        """log p(x|z) per image in nats, from the decoder's raw output
+        (Bernoulli logits, or the Gaussian mean)."""
         if self.likelihood == "bernoulli":
             return -bernoulli_nll(x, logits)
-        return -gaussian_nll(x, ops.sigmoid(ops.cast(logits, "float32")), self.gaussian_sigma)
+        return -gaussian_nll(x, logits, self.gaussian_sigma)
 
     def compute_losses(self, x, training=False):
         x = ops.cast(x, self.compute_dtype)
@@ -125,7 +126,7 @@ class VAE(Autoencoder):
         target = ops.cast(x, "float32")
         rec = ops.mean(-self.log_likelihood(target, logits))
         kl = ops.mean(gaussian_kl(mean, log_var))
-        mse = ops.mean(ops.square(target - ops.sigmoid(ops.cast(logits, "float32"))))
+        mse = ops.mean(ops.square(target - self.images_from_output(logits)))
         return {
             "loss": rec + self.beta * kl,
             "reconstruction_loss": rec,

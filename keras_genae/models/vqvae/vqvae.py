@@ -9,7 +9,6 @@ from keras_genae.metrics import CodebookPerplexity
 from keras_genae.metrics import CodebookUsage
 from keras_genae.models.backbone import conv_backbone
 from keras_genae.models.base import GenerativeAutoencoder
-from keras_genae.models.base import images_from_logits
 from keras_genae.models.base import register_architecture
 from keras_genae.utils.validation import check_non_negative_float
 
@@ -59,6 +58,7 @@ class VQVAE(GenerativeAutoencoder):
     """
 
     loss_terms = ("loss", "reconstruction_loss", "codebook_loss", "commitment_loss")
+    output_activation = "linear"
 
     def __init__(
         self,
@@ -150,12 +150,12 @@ class VQVAE(GenerativeAutoencoder):
                 f"quantized vectors of shape (batch, h, w, {self.embedding_dim}). "
                 f"Received shape {tuple(z.shape)} and dtype {z.dtype}."
             )
-        return images_from_logits(self.decode_logits(z, training=training))
+        return self.images_from_output(self.decode_logits(z, training=training))
 
     def reconstruct(self, x, training=False):
         x = self._check_call_input(x)
         q, _, _ = self.quantizer(self.encode_continuous(x, training))
-        return images_from_logits(self.decode_logits(q, training=training))
+        return self.images_from_output(self.decode_logits(q, training=training))
 
     def compute_losses(self, x, training=False):
         x = ops.cast(x, self.compute_dtype)
@@ -163,7 +163,7 @@ class VQVAE(GenerativeAutoencoder):
         quantized_st, indices, quantized = self.quantizer(z, training=training)
         logits = self.decode_logits(quantized_st, training)
         target = ops.cast(x, "float32")
-        rec = ops.mean(ops.square(target - ops.sigmoid(ops.cast(logits, "float32"))))
+        rec = ops.mean(ops.square(target - ops.cast(logits, "float32")))
         codebook = ops.mean(ops.square(quantized - ops.stop_gradient(z)))
         commitment = ops.mean(ops.square(z - ops.stop_gradient(quantized)))
         loss = rec + self.commitment_cost * commitment

@@ -1,0 +1,149 @@
+"""Training recipes of the pretrained checkpoints: one per manifest name.
+
+Each recipe holds everything needed to reproduce a checkpoint from scratch:
+the architecture and its config, the dataset and its preprocessing, the
+epochs, batch size, optimizer and schedule, and the seed. Run one with
+`python -m keras_genae.train NAME --data-dir DIR --out DIR` (or
+`genae train NAME ...`).
+"""
+
+import dataclasses
+import difflib
+import math
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """How one checkpoint is trained.
+
+    Args:
+        name: str. The manifest name, `<family>_<dataset>`.
+        architecture: str. Registered class name, e.g. `"VQVAE"`.
+        dataset: str. `"mnist"`, `"fashion_mnist"` or `"cifar10"`.
+        config: dict. Constructor arguments besides `image_shape` and `seed`.
+        epochs: int. Passes over the full train split.
+        batch_size: int.
+        learning_rate: float. Peak Adam learning rate.
+        schedule: `"cosine"` (cosine decay to `min_lr_ratio * lr` over the
+            whole run) or `"constant"`.
+        min_lr_ratio: float. Final learning rate over peak, for `"cosine"`.
+        binarize: None or a `keras_genae.data.load_dataset` binarize mode,
+            applied to the training images.
+        seed: int. Seeds Python, NumPy and Keras, the model and the data order.
+        description: str. One line for the manifest and the model card.
+        compile_kwargs: dict. Extra `compile()` arguments (for example the
+            optimizers of adversarial models), as `(name, value)` pairs.
+    """
+
+    name: str
+    architecture: str
+    dataset: str
+    config: dict
+    epochs: int
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    schedule: str = "cosine"
+    min_lr_ratio: float = 0.05
+    binarize: str = None
+    seed: int = 0
+    description: str = ""
+    compile_kwargs: tuple = ()
+
+    def steps_per_epoch(self, num_examples):
+        return math.ceil(num_examples / self.batch_size)
+
+
+_MNIST_AE = dict(latent_dim=32, encoder_filters=(32, 64), num_res_blocks=0)
+
+RECIPES = {
+    r.name: r
+    for r in [
+        Recipe(
+            name="ae_mnist",
+            architecture="Autoencoder",
+            dataset="mnist",
+            config=dict(_MNIST_AE, reconstruction_loss="bce"),
+            epochs=10,
+            description="Convolutional autoencoder with a 32-d latent, MNIST.",
+        ),
+        Recipe(
+            name="dae_mnist",
+            architecture="DenoisingAutoencoder",
+            dataset="mnist",
+            config=dict(_MNIST_AE, latent_dim=64, noise_type="gaussian", noise_level=0.3),
+            epochs=10,
+            description="Denoising autoencoder (gaussian noise, sigma 0.3), MNIST.",
+        ),
+        Recipe(
+            name="vae_mnist",
+            architecture="VAE",
+            dataset="mnist",
+            config=dict(latent_dim=32, encoder_filters=(32, 64), likelihood="bernoulli"),
+            epochs=20,
+            binarize="dynamic",
+            description="VAE with a Bernoulli likelihood and a 32-d latent, dynamically binarized MNIST.",
+        ),
+        Recipe(
+            name="vqvae_mnist",
+            architecture="VQVAE",
+            dataset="mnist",
+            config=dict(
+                num_embeddings=128, embedding_dim=16, encoder_filters=(32, 64),
+                num_res_blocks=1, use_ema=True, dead_code_threshold=0.01,
+            ),
+            epochs=8,
+            description="VQ-VAE with a 7x7 grid of 128 codes (EMA codebook), MNIST.",
+        ),
+        Recipe(
+            name="vae_fashion_mnist",
+            architecture="VAE",
+            dataset="fashion_mnist",
+            config=dict(latent_dim=32, encoder_filters=(32, 64), likelihood="bernoulli"),
+            epochs=20,
+            description="VAE with a Bernoulli (cross-entropy) likelihood and a 32-d latent, Fashion-MNIST.",
+        ),
+        Recipe(
+            name="vqvae_fashion_mnist",
+            architecture="VQVAE",
+            dataset="fashion_mnist",
+            config=dict(
+                num_embeddings=128, embedding_dim=16, encoder_filters=(32, 64),
+                num_res_blocks=1, use_ema=True, dead_code_threshold=0.01,
+            ),
+            epochs=8,
+            description="VQ-VAE with a 7x7 grid of 128 codes (EMA codebook), Fashion-MNIST.",
+        ),
+        Recipe(
+            name="vqvae_cifar10",
+            architecture="VQVAE",
+            dataset="cifar10",
+            config=dict(
+                num_embeddings=512, embedding_dim=32, encoder_filters=(64,),
+                num_res_blocks=2, use_ema=True, dead_code_threshold=0.03,
+            ),
+            epochs=6,
+            learning_rate=2e-3,
+            description="VQ-VAE with a 16x16 grid of 512 codes (EMA codebook, dead-code restarts), CIFAR-10.",
+        ),
+        Recipe(
+            name="vae_cifar10",
+            architecture="VAE",
+            dataset="cifar10",
+            config=dict(
+                latent_dim=128, encoder_filters=(32, 64, 128), likelihood="gaussian",
+                gaussian_sigma=0.075,
+            ),
+            epochs=10,
+            description="VAE with a Gaussian likelihood (sigma 0.075) and a 128-d latent, CIFAR-10.",
+        ),
+    ]
+}
+
+
+def get_recipe(name):
+    """Return the recipe called `name`, suggesting close names if unknown."""
+    if name in RECIPES:
+        return RECIPES[name]
+    close = difflib.get_close_matches(name, RECIPES, n=3)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    raise ValueError(f"Unknown recipe {name!r}. Known recipes: {sorted(RECIPES)}.{hint}")

@@ -1,0 +1,99 @@
+"""Train a checkpoint of the zoo from its recipe.
+
+Usage:
+    python -m keras_genae.train vqvae_cifar10 --data-dir ../shared/data --out ckpt/
+
+It trains from scratch (or resumes an interrupted run from its last finished
+epoch), evaluates on the full test split, writes the checkpoint directory
+with `save_pretrained` and prints its manifest entry.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import keras
+
+from keras_genae import data as data_lib
+from keras_genae.callbacks import EpochCheckpoint
+from keras_genae.models import get_architecture
+from keras_genae.recipes import get_recipe
+
+
+def build_model(recipe, steps_per_epoch):
+    """The recipe's model, compiled with its optimizer and schedule."""
+    cls = get_architecture(recipe.architecture)
+    shape = data_lib.DATASETS[recipe.dataset]
+    model = cls(image_shape=shape, seed=recipe.seed, **recipe.config)
+    lr = recipe.learning_rate
+    if recipe.schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(
+            lr, decay_steps=recipe.epochs * steps_per_epoch, alpha=recipe.min_lr_ratio
+        )
+    model.compile(optimizer=keras.optimizers.Adam(lr), **dict(recipe.compile_kwargs))
+    return model
+
+
+def train(recipe, data_dir=None, out="ckpt", epochs=None, limit=None, resume=True, verbose=1):
+    """Train (or resume) `recipe`. Returns `(model, state)`."""
+    keras.utils.set_random_seed(recipe.seed)
+    if epochs is not None:
+        import dataclasses
+
+        recipe = dataclasses.replace(recipe, epochs=epochs)
+    split = "train" if limit is None else f"train[:{limit}]"
+    train_ds = data_lib.load_dataset(
+        recipe.dataset,
+        split,
+        batch_size=recipe.batch_size,
+        seed=recipe.seed,
+        binarize=recipe.binarize,
+        data_dir=data_dir,
+    )
+    num_examples = int(train_ds.cardinality()) * recipe.batch_size
+    state_dir = os.path.join(out, f"{recipe.name}.state")
+    model, initial_epoch = EpochCheckpoint.restore(state_dir) if resume else (None, 0)
+    if model is None:
+        model = build_model(recipe, recipe.steps_per_epoch(num_examples))
+    elif verbose:
+        print(f"Resuming {recipe.name} after epoch {initial_epoch} from {state_dir}")
+    checkpoint = EpochCheckpoint(state_dir)
+    if initial_epoch < recipe.epochs:
+        model.fit(
+            train_ds,
+            epochs=recipe.epochs,
+            initial_epoch=initial_epoch,
+            callbacks=[checkpoint, keras.callbacks.TerminateOnNaN()],
+            verbose=verbose,
+        )
+    return model, checkpoint.state
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m keras_genae.train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("recipe", help="checkpoint name, e.g. vqvae_cifar10")
+    parser.add_argument("--data-dir", default=None, help="folder of <dataset>.npz (default: $KERAS_GENAE_DATA, else TFDS)")
+    parser.add_argument("--out", default="ckpt", help="output folder (default: ckpt)")
+    parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
+    parser.add_argument("--limit", type=int, default=None, help="train on the first N images only (smoke runs)")
+    parser.add_argument("--eval-limit", type=int, default=None, help="evaluate on the first N test images only")
+    parser.add_argument("--no-resume", action="store_true", help="ignore an interrupted run's state")
+    parser.add_argument("--verbose", type=int, default=1)
+    args = parser.parse_args(argv)
+    recipe = get_recipe(args.recipe)
+    start = time.perf_counter()
+    model, state = train(recipe, args.data_dir, args.out, args.epochs, args.limit, not args.no_resume, args.verbose)
+    print(json.dumps({"recipe": recipe.name, "epochs": state["epochs"],
+                      "train_seconds": round(state["train_seconds"], 1),
+                      "wall_seconds": round(time.perf_counter() - start, 1)}))
+    from keras_genae.zoo import finish_checkpoint
+
+    finish_checkpoint(model, recipe, state, data_dir=args.data_dir, out=args.out, eval_limit=args.eval_limit)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
