@@ -146,13 +146,16 @@ def _metadata(model, directory, fields):
 
 def _save_weights(model, path):
     """Save the model's weights without optimizer state."""
-    optimizer = getattr(model, "optimizer", None)
+    names = ("optimizer",) + tuple(getattr(model, "optimizer_names", ()))
+    optimizers = []
+    for name in names:
+        opt = getattr(model, name, None)
+        if opt is not None and not any(opt is o for o in optimizers):
+            optimizers.append(opt)
     try:
         from keras.src.saving import saving_lib
 
-        saving_lib.save_weights_only(
-            model, str(path), objects_to_skip=[optimizer] if optimizer is not None else None
-        )
+        saving_lib.save_weights_only(model, str(path), objects_to_skip=optimizers or None)
     except (ImportError, TypeError):  # Private API changed: keep optimizer state.
         model.save_weights(str(path))
 

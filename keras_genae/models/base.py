@@ -11,6 +11,9 @@ from keras_genae.utils.validation import check_image_shape
 from keras_genae.utils.validation import validate_image_spec
 from keras_genae.utils.validation import validate_images
 
+# Key of the model's RNG state among the model's own saved variables.
+SEED_STATE_KEY = "seed_generator_state"
+
 # Class name -> class, for every architecture of the package. The Hub loader
 # rebuilds models only from this table; it never imports a name from a config.
 ARCHITECTURES = {}
@@ -181,6 +184,18 @@ class GenerativeAutoencoder(keras.Model):
                     f"do not pass `{key}` to compile(). Received: {key}={kwargs[key]!r}"
                 )
         super().compile(optimizer=optimizer, **kwargs)
+
+    def save_own_variables(self, store):
+        """Save the weights and the `SeedGenerator` state, so that a reloaded
+        model draws the same noise as the original from there on."""
+        super().save_own_variables(store)
+        store[SEED_STATE_KEY] = self.seed_generator.state
+
+    def load_own_variables(self, store):
+        keys = list(store.keys())
+        if SEED_STATE_KEY in keys:  # absent from files of older versions
+            self.seed_generator.state.assign(store[SEED_STATE_KEY])
+        super().load_own_variables({k: store[k] for k in keys if k != SEED_STATE_KEY})
 
     def compile_from_config(self, config):
         """Recompile from `get_compile_config()` when a saved model is loaded,

@@ -81,7 +81,7 @@ def translate_errors():
             kind = "NaN" if "NaN" in message else "infinite"
             raise NonFiniteLossError(
                 f"Training stopped: the loss term {match.group(1)!r} became "
-                f"{kind}. No update was applied from that batch. Lower the "
+                f"{kind}; the update computed from it was not applied. Lower the "
                 "learning rate, check the inputs for NaNs, or clip gradients "
                 "(`optimizer=keras.optimizers.Adam(clipnorm=1.0)`).",
                 term=match.group(1),

@@ -5,9 +5,6 @@ support for a model trained with several optimizers."""
 import keras
 from keras import ops
 
-# Key of the model's RNG state among the model's own saved variables.
-SEED_STATE_KEY = "seed_generator_state"
-
 
 def int_tuple(value, name):
     """Return `value` as a non-empty tuple of positive ints, or raise."""
@@ -55,8 +52,8 @@ def discriminator_loss(real_logits, fake_logits, real_target=1.0):
 
 
 class MultiOptimizerMixin:
-    """Compile, compile-config and RNG-state saving for models with one
-    optimizer per training phase.
+    """Compile and compile-config support for models with one optimizer per
+    training phase.
 
     A subclass lists its optimizer attributes in `optimizer_names` (the
     first one is also `model.optimizer`, the one Keras callbacks such as
@@ -66,9 +63,6 @@ class MultiOptimizerMixin:
     variables of the phases that use it, so that `keras.saving.load_model`
     restores its state (the optimizers are attributes of the model, which
     Keras saving walks).
-
-    The model's `SeedGenerator` state is saved with its own variables too,
-    so a reloaded model draws the same noise as the original from there on.
     """
 
     optimizer_names = ()
@@ -121,22 +115,7 @@ class MultiOptimizerMixin:
         super().compile(optimizer=getattr(self, self.optimizer_names[0]), **kwargs)
         # Keras' own compile config would hold the first optimizer only.
         self._compile_config = _CompileArgs(**resolved, **kwargs)
-        self.build_phase_optimizers()
-
-    def build_phase_optimizers(self):
-        """Build each optimizer on the ordered union of the variables of the
-        phases that use it (a no-op for an optimizer already built)."""
-        by_optimizer = {}
-        for phase in self.train_phases():
-            opt, variables = by_optimizer.setdefault(
-                id(phase.optimizer), (phase.optimizer, [])
-            )
-            for v in phase.variables:
-                if not any(v is w for w in variables):
-                    variables.append(v)
-        for opt, variables in by_optimizer.values():
-            if not opt.built:
-                opt.build(variables)
+        self.build_optimizers()
 
     def get_compile_config(self):
         """Every optimizer (serialized) and the other compile arguments."""
@@ -149,16 +128,6 @@ class MultiOptimizerMixin:
         are built here, so that their saved state is then restored."""
         config = keras.saving.deserialize_keras_object(config)
         self.compile(**config)
-
-    def save_own_variables(self, store):
-        super().save_own_variables(store)
-        store[SEED_STATE_KEY] = self.seed_generator.state
-
-    def load_own_variables(self, store):
-        keys = list(store.keys())
-        if SEED_STATE_KEY in keys:
-            self.seed_generator.state.assign(store[SEED_STATE_KEY])
-        super().load_own_variables({k: store[k] for k in keys if k != SEED_STATE_KEY})
 
     def _check_compiled(self):
         missing = [n for n in self.optimizer_names if getattr(self, n, None) is None]
