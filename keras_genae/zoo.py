@@ -1,13 +1,229 @@
-"""Evaluate a trained recipe and write its checkpoint directory."""
+"""The pretrained zoo: evaluate trained recipes, write their checkpoints,
+and publish them into the package and the manifest.
 
+Commands:
+    python -m keras_genae.zoo evaluate [NAME ...] --data-dir ../shared/data
+        Re-evaluate shipped checkpoints on the full test split and rewrite
+        their metrics in the model cards, the manifest and the README table.
+    python -m keras_genae.zoo publish DIR [DIR ...]
+        Copy checkpoint directories written by `keras_genae.train` into
+        `keras_genae/checkpoints/` and add them to the manifest.
+    python -m keras_genae.zoo table
+        Print the README's checkpoint table from the manifest.
+"""
+
+import argparse
 import json
 import os
+import shutil
+import sys
+from pathlib import Path
+
+#: Hub location of the zoo: `<HUB_NAMESPACE>/<name>` at the tag of the release.
+HUB_NAMESPACE = "keras-genae"
+HUB_REVISION = "v0.1.0"
+
+DATA_LICENSES = {
+    "mnist": "CC BY-SA 3.0 as redistributed by TensorFlow Datasets (the original "
+             "MNIST site states no license)",
+    "fashion_mnist": "MIT, (c) 2017 Zalando SE",
+    "cifar10": "No formal license; cite Krizhevsky (2009), Learning Multiple Layers "
+               "of Features from Tiny Images",
+}
+PREPROCESSING = {
+    None: "uint8 pixels divided by 255, float32 in [0, 1]",
+    "dynamic": "uint8 pixels divided by 255, then binarized by Bernoulli sampling "
+               "each epoch (training); evaluated on the statically binarized test set",
+}
+REFERENCES = {
+    "Autoencoder": ["https://doi.org/10.1126/science.1127647"],
+    "DenoisingAutoencoder": ["https://doi.org/10.1145/1390156.1390294"],
+    "VAE": ["https://arxiv.org/abs/1312.6114"],
+    "VQVAE": ["https://arxiv.org/abs/1711.00937"],
+    "AdversarialAutoencoder": ["https://arxiv.org/abs/1511.05644"],
+    "DCGAN": ["https://arxiv.org/abs/1511.06434"],
+}
+#: The quality floors of the zoo (issue 5), checked by the golden tests.
+FLOORS = {
+    "ae_mnist": ("psnr", ">=", 22.0),
+    "dae_mnist": ("psnr_gain", ">=", 6.0),
+    "vae_mnist": ("neg_elbo", "<=", 100.0),
+    "vqvae_mnist": ("psnr", ">=", 25.0),
+    "vqvae_cifar10": ("psnr", ">=", 24.0),
+    "vae_cifar10": ("psnr", ">=", 20.0),
+}
+CHECKPOINTS_DIR = Path(__file__).parent / "checkpoints"
+
+
+def classifier_dir(dataset):
+    """Folder of the shipped feature classifier of `dataset`."""
+    return CHECKPOINTS_DIR / f"classifier_{dataset}"
+
+
+def test_split(recipe, data_dir=None, limit=None, batch_size=256):
+    """The evaluation data of a recipe: the full test split (or its first
+    `limit` images), binarized like the training data."""
+    from keras_genae import data as data_lib
+
+    split = "test" if limit is None else f"test[:{limit}]"
+    binarize = "static" if recipe.binarize else None
+    return data_lib.load_dataset(recipe.dataset, split, batch_size=batch_size, shuffle=False,
+                                 binarize=binarize, data_dir=data_dir)
+
+
+def evaluate_recipe_model(model, recipe, data_dir=None, limit=None, num_samples=10_000):
+    """Evaluate a model of `recipe` with the zoo's protocol (see README)."""
+    from keras_genae.evaluation import evaluate
+
+    classifier = classifier_dir(recipe.dataset)
+    classifier = str(classifier) if (classifier / "config.json").exists() else None
+    noise = 0.3 if recipe.architecture == "DenoisingAutoencoder" else None
+    metrics = evaluate(model, test_split(recipe, data_dir, limit), classifier=classifier,
+                       num_samples=num_samples if getattr(model, "has_prior", False) else 0,
+                       noise_stddev=noise, seed=0)
+    return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
+
+
+def card_fields(recipe, metrics):
+    return dict(
+        name=recipe.name,
+        description=recipe.description,
+        dataset=recipe.dataset,
+        data_license=DATA_LICENSES[recipe.dataset],
+        preprocessing=PREPROCESSING[recipe.binarize],
+        metrics=metrics,
+        repo_id=f"{HUB_NAMESPACE}/{recipe.name}",
+        references=REFERENCES.get(recipe.architecture, []),
+        license="Apache-2.0",
+    )
 
 
 def finish_checkpoint(model, recipe, state, data_dir=None, out="ckpt", eval_limit=None):
-    """Evaluate `model` on the test split and save it as `<out>/<name>`.
-    Until the checkpoint writer lands, saves a `.keras` file."""
-    os.makedirs(out, exist_ok=True)
-    path = os.path.join(out, f"{recipe.name}.keras")
-    model.save(path)
-    print(json.dumps({"saved": path}))
+    """Evaluate a trained model and write `<out>/<name>` with `save_pretrained`.
+
+    Prints the manifest entry. Returns the checkpoint directory."""
+    from keras_genae.hub import save_pretrained
+
+    metrics = evaluate_recipe_model(model, recipe, data_dir, eval_limit)
+    metrics["train_minutes"] = round(state.get("train_seconds", 0.0) / 60.0, 1)
+    metrics["epochs"] = float(state.get("epochs", 0))
+    directory = Path(out) / recipe.name
+    save_pretrained(model, directory, overwrite=True, **card_fields(recipe, metrics))
+    print(json.dumps({"checkpoint": str(directory), "metrics": metrics}, indent=2))
+    return directory
+
+
+def publish(directory, name=None):
+    """Copy a checkpoint directory into the package and add its manifest
+    entry (Hub repo `keras-genae/<name>` at tag `HUB_REVISION`)."""
+    from keras_genae import registry
+
+    directory = Path(directory)
+    name = name or directory.name
+    target = CHECKPOINTS_DIR / name
+    tmp = CHECKPOINTS_DIR / f".{name}.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(directory, tmp)
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(tmp, target)
+    with open(target / "metadata.json") as f:
+        metadata = json.load(f)
+    entry = registry.manifest_entry_from_checkpoint(
+        target, repo_id=f"{HUB_NAMESPACE}/{name}", revision=HUB_REVISION)
+    entry["metrics"] = {k: v for k, v in (metadata.get("metrics") or entry["metrics"]).items()}
+    registry.add_to_manifest(name, entry)
+    return entry
+
+
+def re_evaluate(name, data_dir=None, limit=None):
+    """Re-evaluate a shipped checkpoint, rewrite its card and manifest entry."""
+    from keras_genae.hub import load
+    from keras_genae.hub import save_pretrained
+    from keras_genae.recipes import get_recipe
+
+    recipe = get_recipe(name)
+    directory = CHECKPOINTS_DIR / name
+    with open(directory / "metadata.json") as f:
+        old = json.load(f).get("metrics") or {}
+    model = load(str(directory))
+    metrics = evaluate_recipe_model(model, recipe, data_dir, limit)
+    for key in ("train_minutes", "epochs"):
+        if key in old:
+            metrics[key] = old[key]
+    save_pretrained(model, directory, overwrite=True, verbose=False, **card_fields(recipe, metrics))
+    return publish(directory, name)
+
+
+def markdown_table(manifest=None):
+    """The README table of shipped checkpoints, from the manifest."""
+    from keras_genae import registry
+
+    models = registry.get_manifest(manifest)["models"]
+    rows = ["| checkpoint | architecture | params | key metrics (full test split) | floor | train time |",
+            "|---|---|---:|---|---|---:|"]
+    for name, entry in models.items():
+        m = entry["metrics"]
+        keys = [k for k in ("psnr", "ssim", "psnr_gain", "neg_elbo", "bits_per_dim",
+                            "codebook_usage", "perplexity", "frechet_distance",
+                            "discriminator_accuracy") if k in m]
+        shown = ", ".join(f"{k} {m[k]:.4g}" for k in keys)
+        floor = FLOORS.get(name)
+        floor_text = "-"
+        if floor:
+            key, op, value = floor
+            ok = m.get(key) is not None and (m[key] >= value if op == ">=" else m[key] <= value)
+            floor_text = f"{key} {op} {value:g}: {'met' if ok else 'MISSED'}"
+        params = entry.get("num_params") or m.get("num_params")
+        rows.append(f"| `{name}` | {entry['architecture']} | "
+                    f"{'' if params is None else f'{int(params):,}'} | {shown} | {floor_text} | "
+                    f"{m.get('train_minutes', float('nan')):.0f} min |")
+    return "\n".join(rows) + "\n"
+
+
+def write_readme_table(readme="README.md"):
+    """Replace the text between the zoo-table markers of the README."""
+    begin, end = "<!-- zoo-table:begin -->", "<!-- zoo-table:end -->"
+    path = Path(readme)
+    text = path.read_text()
+    if begin not in text or end not in text:
+        raise ValueError(f"{readme} has no {begin} ... {end} markers.")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(head + begin + "\n" + markdown_table() + end + tail)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m keras_genae.zoo", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    ev = sub.add_parser("evaluate", help="re-evaluate shipped checkpoints")
+    ev.add_argument("names", nargs="*")
+    ev.add_argument("--data-dir", default=None)
+    ev.add_argument("--limit", type=int, default=None)
+    ev.add_argument("--readme", default="README.md")
+    pub = sub.add_parser("publish", help="ship checkpoint directories")
+    pub.add_argument("dirs", nargs="+")
+    pub.add_argument("--readme", default="README.md")
+    sub.add_parser("table", help="print the README table")
+    args = parser.parse_args(argv)
+    if args.command == "table":
+        print(markdown_table())
+        return 0
+    if args.command == "publish":
+        for d in args.dirs:
+            entry = publish(d)
+            print(json.dumps({Path(d).name: entry["metrics"]}))
+    else:
+        from keras_genae import registry
+
+        names = args.names or [n for n in registry.list_models() if not n.startswith("classifier_")]
+        for name in names:
+            entry = re_evaluate(name, args.data_dir, args.limit)
+            print(json.dumps({name: entry["metrics"]}), flush=True)
+    if os.path.exists(args.readme):
+        write_readme_table(args.readme)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
