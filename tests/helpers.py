@@ -94,3 +94,18 @@ def run_model_test(model, x, epochs=1, batch_size=32):
     for key, values in history.history.items():
         assert np.all(np.isfinite(values)), (key, values)
     return history, before, after
+
+
+def write_npz_dir(directory, names=("mnist",), n_train=256, n_test=64):
+    """Write `<name>.npz` files in the ../shared/data format from the real
+    test images of tests/data, for code that reads a local data folder."""
+    os.makedirs(directory, exist_ok=True)
+    for name in names:
+        with np.load(os.path.join(DATA_DIR, f"{name}_test_320.npz")) as d:
+            x, y = d["x"], d["y"]
+        np.savez(
+            os.path.join(directory, f"{name}.npz"),
+            x_train=x[:n_train], y_train=y[:n_train],
+            x_test=x[n_train:n_train + n_test], y_test=y[n_train:n_train + n_test],
+        )
+    return str(directory)

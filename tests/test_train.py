@@ -1,0 +1,101 @@
+"""The recipe runner: training, per-epoch checkpoints, resuming, finishing."""
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+import pytest
+
+from keras_genae import recipes
+from keras_genae import train as train_lib
+from keras_genae.callbacks import EpochCheckpoint
+from keras_genae.models import ARCHITECTURES
+from tests.helpers import TINY_CONFIGS
+from tests.helpers import write_npz_dir
+
+
+def tiny_recipe(name="ae_mnist", **changes):
+    recipe = recipes.get_recipe(name)
+    config = dict(recipe.config)
+    config.update(TINY_CONFIGS[recipe.architecture])
+    return dataclasses.replace(recipe, config=config, batch_size=64, **changes)
+
+
+def test_every_recipe_names_a_registered_architecture_and_builds():
+    for name, recipe in recipes.RECIPES.items():
+        assert recipe.name == name
+        assert recipe.architecture in ARCHITECTURES
+        model = train_lib.build_model(recipe, steps_per_epoch=10)
+        assert model.compiled and model.count_params() > 0
+
+
+def test_unknown_recipe_suggests_close_names():
+    with pytest.raises(ValueError, match="Did you mean 'vqvae_cifar10'"):
+        recipes.get_recipe("vqvae_cifar1")
+
+
+def test_train_checkpoints_each_epoch_and_resumes(tmp_path):
+    data_dir = write_npz_dir(tmp_path / "data")
+    out = str(tmp_path / "out")
+    recipe = tiny_recipe(epochs=1)
+    model, state = train_lib.train(recipe, data_dir=data_dir, out=out, verbose=0)
+    state_dir = os.path.join(out, "ae_mnist.state")
+    assert state["epochs"] == 1 and os.path.exists(os.path.join(state_dir, "last.keras"))
+    saved = json.load(open(os.path.join(state_dir, "state.json")))
+    assert len(saved["history"]["loss"]) == 1
+    # "Interrupt" after epoch 1, then ask for 3 epochs: it resumes at epoch 2
+    # with the optimizer state of the saved run.
+    restored, finished = EpochCheckpoint.restore(state_dir)
+    assert finished == 1
+    assert int(restored.optimizer.iterations.numpy()) == int(model.optimizer.iterations.numpy()) > 0
+    for a, b in zip(restored.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    model2, state2 = train_lib.train(dataclasses.replace(recipe, epochs=3), data_dir=data_dir, out=out, verbose=0)
+    assert state2["epochs"] == 3
+    assert len(state2["history"]["loss"]) == 3
+    assert int(model2.optimizer.iterations.numpy()) == 3 * int(model.optimizer.iterations.numpy())
+    # A finished run is not retrained.
+    _, state3 = train_lib.train(dataclasses.replace(recipe, epochs=3), data_dir=data_dir, out=out, verbose=0)
+    assert state3["history"] == state2["history"]
+
+
+def test_interrupted_save_leaves_previous_epoch_intact(tmp_path, monkeypatch):
+    data_dir = write_npz_dir(tmp_path / "data")
+    out = str(tmp_path / "out")
+    recipe = tiny_recipe(epochs=1)
+    train_lib.train(recipe, data_dir=data_dir, out=out, verbose=0)
+    state_dir = os.path.join(out, "ae_mnist.state")
+    before = open(os.path.join(state_dir, "last.keras"), "rb").read()
+
+    import keras
+
+    def crash(self, *args, **kwargs):
+        raise KeyboardInterrupt("power cut during save")
+
+    monkeypatch.setattr(keras.Model, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        train_lib.train(dataclasses.replace(recipe, epochs=2), data_dir=data_dir, out=out, verbose=0)
+    monkeypatch.undo()
+    assert open(os.path.join(state_dir, "last.keras"), "rb").read() == before
+    assert sorted(os.listdir(state_dir)) == ["last.keras", "state.json"]  # no partial files
+    _, finished = EpochCheckpoint.restore(state_dir)
+    assert finished == 1
+
+
+def test_main_trains_evaluates_and_writes_a_loadable_checkpoint(tmp_path, monkeypatch, capsys):
+    import keras_genae
+
+    data_dir = write_npz_dir(tmp_path / "data")
+    out = tmp_path / "out"
+    monkeypatch.setitem(recipes.RECIPES, "ae_mnist", tiny_recipe(epochs=1))
+    assert train_lib.main(["ae_mnist", "--data-dir", data_dir, "--out", str(out), "--verbose", "0"]) == 0
+    printed = capsys.readouterr().out
+    assert '"sha256"' in printed and "model.weights.h5" in printed
+    ckpt = out / "ae_mnist"
+    assert sorted(os.listdir(ckpt)) == ["README.md", "config.json", "metadata.json", "model.weights.h5"]
+    meta = json.load(open(ckpt / "metadata.json"))
+    assert 0 < meta["metrics"]["psnr"] < 60 and meta["metrics"]["num_images"] == 64
+    model = keras_genae.load(str(ckpt))
+    assert model.compiled
+    assert "psnr" in (ckpt / "README.md").read_text()
