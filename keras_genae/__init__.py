@@ -19,3 +19,6 @@ from keras_genae.hub import push_to_hub
 from keras_genae.hub import save_pretrained
 from keras_genae.registry import list_models
 from keras_genae.registry import model_info
+from keras_genae import classifiers
+from keras_genae import data
+from keras_genae.evaluation import evaluate

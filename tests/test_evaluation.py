@@ -1,0 +1,248 @@
+"""Tests of keras_genae.evaluation, keras_genae.fid and keras_genae.classifiers."""
+
+import json
+import logging
+import math
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_genae
+from keras_genae import classifiers
+from keras_genae import evaluation
+from keras_genae import fid
+
+DATA = os.path.join(os.path.dirname(__file__), "data")
+
+
+def _images(name, n=None):
+    with np.load(os.path.join(DATA, f"{name}_test_320.npz")) as d:
+        x, y = d["x"][:n], d["y"][:n]
+    if x.ndim == 3:
+        x = x[..., None]
+    return x.astype("float32") / 255.0, y.astype("int32")
+
+
+# ------------------------------------------------------------ image metrics
+def test_psnr_known_values():
+    x, _ = _images("cifar10", 8)
+    assert np.all(np.isinf(evaluation.psnr(x, x)))
+    flat = np.full((2, 16, 16, 1), 0.5, "float32")
+    np.testing.assert_allclose(evaluation.psnr(flat, flat + 0.1), 20.0, rtol=1e-5)
+    # Noise of +-delta on every pixel: MSE = delta**2, PSNR = -20 log10(delta).
+    rng = np.random.default_rng(0)
+    signs = rng.choice([-1.0, 1.0], size=x.shape).astype("float32")
+    noisy = x * 0.5 + 0.25 + 0.05 * signs
+    np.testing.assert_allclose(evaluation.psnr(x * 0.5 + 0.25, noisy), -20 * math.log10(0.05), rtol=1e-4)
+
+
+def test_ssim_matches_tf_image_ssim():
+    x, _ = _images("cifar10", 6)
+    rng = np.random.default_rng(1)
+    y = np.clip(x + rng.normal(0, 0.1, x.shape), 0, 1).astype("float32")
+    np.testing.assert_allclose(evaluation.ssim(x, x), 1.0, atol=1e-5)
+    np.testing.assert_allclose(evaluation.ssim(x, y), tf.image.ssim(x, y, 1.0), atol=1e-5)
+    m, _ = _images("mnist", 4)
+    np.testing.assert_allclose(evaluation.ssim(m, m[::-1]), tf.image.ssim(m, m[::-1], 1.0), atol=1e-5)
+    with pytest.raises(ValueError, match="at least 11x11"):
+        evaluation.ssim(np.zeros((1, 8, 8, 1)), np.zeros((1, 8, 8, 1)))
+
+
+@pytest.mark.parametrize("mean,sigma", [(0.0, 0.1), (0.5, 0.1), (1.0, 0.1), (0.3, 0.01), (0.97, 0.003)])
+def test_discretized_gaussian_is_a_distribution(mean, sigma):
+    levels = np.arange(256, dtype="float32").reshape(256, 1, 1, 1) / 255.0
+    log_p = evaluation.discretized_gaussian_log_likelihood(levels, np.full_like(levels, mean), sigma)
+    np.testing.assert_allclose(np.exp(np.asarray(log_p, np.float64)).sum(), 1.0, atol=2e-3)
+    # Away from the end bins it is the density times the bin width.
+    if sigma == 0.1 and mean == 0.5:
+        dens = -0.5 * ((levels[128] - 0.5) / sigma) ** 2 - math.log(sigma * math.sqrt(2 * math.pi))
+        np.testing.assert_allclose(log_p[128], dens.item() + math.log(1 / 255), atol=1e-3)
+
+
+# -------------------------------------------------------- Fréchet distance
+def test_frechet_distance_identical_and_closed_form():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(2000, 6))
+    assert abs(fid.frechet_distance(a, a)) < 1e-8
+    # Diagonal covariances: ||dmu||^2 + sum (sqrt(var_a) - sqrt(var_b))^2.
+    mu_a, mu_b = np.zeros(3), np.array([1.0, -2.0, 0.5])
+    var_a, var_b = np.array([1.0, 4.0, 0.25]), np.array([9.0, 1.0, 0.25])
+    expected = np.sum((mu_a - mu_b) ** 2) + np.sum((np.sqrt(var_a) - np.sqrt(var_b)) ** 2)
+    got = fid.frechet_distance_from_statistics(mu_a, np.diag(var_a), mu_b, np.diag(var_b))
+    np.testing.assert_allclose(got, expected, rtol=1e-10)
+    # Samples from shifted, scaled gaussians approach the closed form.
+    n, d = 40_000, 4
+    s1 = rng.normal(size=(n, d))
+    s2 = 1.0 + 2.0 * rng.normal(size=(n, d))
+    np.testing.assert_allclose(fid.frechet_distance(s1, s2), d * 1.0 + d * 1.0, rtol=0.03)
+
+
+def test_frechet_distance_general_covariances():
+    rng = np.random.default_rng(1)
+    m1, m2 = rng.normal(size=(5, 5)), rng.normal(size=(5, 5))
+    c1, c2 = m1 @ m1.T, m2 @ m2.T + np.diag([0, 0, 0, 0, 1e-9])
+    mu1, mu2 = rng.normal(size=5), rng.normal(size=5)
+    # tr sqrt(C1 C2) from the eigenvalues of the (non-symmetric) product.
+    trace_sqrt = np.sum(np.sqrt(np.abs(np.linalg.eigvals(c1 @ c2))))
+    expected = np.sum((mu1 - mu2) ** 2) + np.trace(c1) + np.trace(c2) - 2 * trace_sqrt
+    got = fid.frechet_distance_from_statistics(mu1, c1, mu2, c2)
+    np.testing.assert_allclose(got, expected, rtol=1e-8)
+    np.testing.assert_allclose(fid.frechet_distance_from_statistics(mu2, c2, mu1, c1), got, rtol=1e-8)
+    # Rank-deficient covariance (fewer samples than dimensions) stays finite.
+    few = rng.normal(size=(3, 8))
+    assert np.isfinite(fid.frechet_distance(few, rng.normal(size=(50, 8))))
+
+
+def test_streaming_statistics_match_numpy():
+    rng = np.random.default_rng(2)
+    f = 100.0 + rng.normal(size=(1000, 7))  # a large mean tests the shifted sums
+    stats = fid.FeatureStatistics()
+    for chunk in np.array_split(f, 7):
+        stats.update(chunk)
+    np.testing.assert_allclose(stats.mean, f.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(stats.covariance, np.cov(f, rowvar=False), rtol=1e-9, atol=1e-12)
+
+
+# -------------------------------------------------------------- evaluate
+def test_evaluate_autoencoder_and_denoiser():
+    x, y = _images("mnist", 96)
+    ae = keras_genae.Autoencoder(image_shape=(28, 28, 1), latent_dim=4, encoder_filters=(4, 8), seed=0)
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(40)
+    results = evaluation.evaluate(ae, ds)
+    assert set(results) == {"num_images", "mse", "psnr", "ssim"}
+    assert results["num_images"] == 96
+    recon = np.asarray(ae.reconstruct(x))
+    np.testing.assert_allclose(results["mse"], np.mean((recon - x) ** 2), rtol=1e-5)
+    np.testing.assert_allclose(results["psnr"], np.mean(evaluation.psnr(x, recon)), rtol=1e-5)
+    assert results == evaluation.evaluate(ae, x, batch_size=32)  # array input, same numbers
+    dae = keras_genae.DenoisingAutoencoder(image_shape=(28, 28, 1), latent_dim=4, encoder_filters=(4, 8))
+    noisy = evaluation.evaluate(dae, x, noise_stddev=0.3, seed=1)
+    assert {"noisy_psnr", "psnr_gain"} <= set(noisy)
+    assert 10 < noisy["noisy_psnr"] < 14  # sigma 0.3 clipped: about 12 dB on MNIST
+    assert noisy == evaluation.evaluate(dae, x, noise_stddev=0.3, seed=1)
+
+
+def test_evaluate_vae_likelihoods_and_frechet(caplog):
+    x, _ = _images("mnist", 64)
+    binary = (x >= 0.5).astype("float32")
+    vae = keras_genae.VAE(image_shape=(28, 28, 1), latent_dim=4, encoder_filters=(4, 8), seed=0)
+    clf = classifiers.FeatureClassifier(image_shape=(28, 28, 1), filters=(4, 8), feature_dim=8)
+    results = evaluation.evaluate(vae, binary, classifier=clf, num_samples=100, batch_size=32)
+    assert set(results) == {"num_images", "mse", "psnr", "ssim", "neg_elbo", "kl",
+                            "bits_per_dim", "frechet_distance", "num_samples"}
+    # An untrained Bernoulli decoder (logits near 0) costs about ln 2 per pixel.
+    assert abs(results["neg_elbo"] / 784 - math.log(2)) < 0.1
+    np.testing.assert_allclose(results["bits_per_dim"], results["neg_elbo"] / (784 * math.log(2)))
+    assert results["frechet_distance"] >= 0
+    assert results == evaluation.evaluate(vae, binary, classifier=clf, num_samples=100, batch_size=32)
+    with caplog.at_level(logging.WARNING, logger="keras_genae.evaluation"):
+        grey = evaluation.evaluate(vae, x)
+    assert "bits_per_dim" not in grey and "not binary" in caplog.text
+
+
+def test_evaluate_gaussian_vae_bits_per_dim():
+    x, _ = _images("cifar10", 32)
+    vae = keras_genae.VAE(image_shape=(32, 32, 3), latent_dim=4, encoder_filters=(4, 8),
+                          likelihood="gaussian", gaussian_sigma=0.1, seed=0)
+    results = evaluation.evaluate(vae, x)
+    # Interior bins: density * (1/255) per pixel; the end bins can only add mass.
+    dims = 32 * 32 * 3
+    density_bpd = results["neg_elbo"] / (dims * math.log(2)) + math.log2(255)
+    assert 0 < results["bits_per_dim"] <= density_bpd + 1e-3
+    assert results["bits_per_dim"] > density_bpd - 0.2
+
+
+def test_evaluate_vqvae_codebook_usage():
+    x, _ = _images("cifar10", 64)
+    vq = keras_genae.VQVAE(image_shape=(32, 32, 3), num_embeddings=32, embedding_dim=4,
+                           encoder_filters=(4, 8), num_res_blocks=0, seed=0)
+    results = evaluation.evaluate(vq, x, batch_size=20)
+    assert {"codebook_usage", "codes_used", "perplexity", "mse", "psnr", "ssim"} <= set(results)
+    codes = np.asarray(vq.encode(x)).ravel()
+    counts = np.bincount(codes, minlength=32)
+    assert results["codes_used"] == len(np.unique(codes))
+    np.testing.assert_allclose(results["codebook_usage"], len(np.unique(codes)) / 32)
+    p = counts[counts > 0] / counts.sum()
+    np.testing.assert_allclose(results["perplexity"], np.exp(-np.sum(p * np.log(p))), rtol=1e-6)
+    assert 1.0 <= results["perplexity"] <= results["codes_used"]
+
+
+class _Sampler(keras_genae.GenerativeAutoencoder):
+    """A model with a prior and no encoder, like a GAN."""
+
+    has_prior = True
+
+    def __init__(self, **kwargs):
+        super().__init__(image_shape=(28, 28, 1), **kwargs)
+        self.dense = keras.layers.Dense(28 * 28)
+        self.build()
+
+    def build_layers(self, x):
+        self.decode(keras.KerasTensor((None, 4)))
+
+    def decode(self, z, training=False):
+        return keras.ops.reshape(keras.ops.sigmoid(self.dense(z)), (-1, 28, 28, 1))
+
+    def sample(self, n, seed=None):
+        return self.decode(keras.random.normal((n, 4), seed=self._sample_seed(seed)))
+
+
+def test_evaluate_sampler_without_reconstruction(tmp_path):
+    x, _ = _images("mnist", 48)
+    gan = _Sampler(seed=0)
+    clf = classifiers.FeatureClassifier(image_shape=(28, 28, 1), filters=(4,), feature_dim=8)
+    classifiers.save_classifier(clf, tmp_path / "clf")
+    results = evaluation.evaluate(gan, x, classifier=str(tmp_path / "clf"), num_samples=64)
+    assert set(results) == {"num_images", "frechet_distance", "num_samples"}
+    wrong = classifiers.FeatureClassifier(image_shape=(32, 32, 3), filters=(4,))
+    with pytest.raises(ValueError, match="classifier was built for images of shape"):
+        evaluation.evaluate(gan, x, classifier=wrong)
+
+
+# ------------------------------------------------------------- classifier
+def test_classifier_features_and_serialization(tmp_path):
+    x, _ = _images("cifar10", 5)
+    clf = classifiers.FeatureClassifier(image_shape=(32, 32, 3), filters=(8, 16), feature_dim=24)
+    assert tuple(clf.features(x).shape) == (5, 24)
+    assert tuple(clf(x).shape) == (5, 10)
+    assert keras.saving.get_registered_name(classifiers.FeatureClassifier) == "keras_genae>FeatureClassifier"
+    clone = classifiers.FeatureClassifier.from_config(clf.get_config())
+    assert clone.get_config() == clf.get_config()
+    classifiers.save_classifier(clf, tmp_path / "c", metrics={"test_accuracy": 0.5})
+    loaded = classifiers.load_classifier(tmp_path / "c")
+    np.testing.assert_allclose(loaded.features(x), clf.features(x), atol=1e-6)
+    keras_path = str(tmp_path / "c.keras")
+    clf.save(keras_path)
+    np.testing.assert_allclose(keras.saving.load_model(keras_path).features(x), clf.features(x), atol=1e-6)
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        classifiers.load_classifier(tmp_path / "nothing")
+
+
+def test_augment_batch():
+    x, y = _images("cifar10", 4)
+    same, _ = classifiers.augment_batch(tf.constant(x), y, flip=False, crop_padding=0)
+    np.testing.assert_array_equal(same, x)
+    out, _ = classifiers.augment_batch(tf.constant(x), y, flip=True, crop_padding=4, seed=0)
+    assert out.shape == x.shape
+    tf.random.set_seed(0)
+    flipped, _ = classifiers.augment_batch(tf.constant(np.repeat(x[:1], 64, 0)), y, True, 0)
+    mirrored = np.all(np.isclose(flipped, x[:1, :, ::-1]), axis=(1, 2, 3))
+    assert 0 < mirrored.sum() < 64
+
+
+def test_train_classifier_tiny_run(tmp_path):
+    for name in ("mnist",):
+        x, y = _images(name)
+        np.savez(tmp_path / f"{name}.npz", x_train=(x[:256, ..., 0] * 255).astype("uint8"),
+                 y_train=y[:256], x_test=(x[256:, ..., 0] * 255).astype("uint8"), y_test=y[256:])
+    out = tmp_path / "clf_mnist"
+    classifiers.main(["mnist", "--data-dir", str(tmp_path), "--out", str(out),
+                      "--epochs", "1", "--limit", "128", "--verbose", "0"])
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0 and metrics["epochs"] == 1
+    assert math.isfinite(metrics["frechet_distance_train_test"])
+    loaded = classifiers.load_classifier(out)
+    assert tuple(loaded.features(x[:3]).shape) == (3, 128)
