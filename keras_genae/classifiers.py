@@ -164,7 +164,10 @@ def save_classifier(classifier, directory, metrics=None):
     config = {"class_name": "FeatureClassifier", "config": classifier.get_config()}
     with open(os.path.join(directory, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
-    classifier.save_weights(os.path.join(directory, "model.weights.h5"))
+    # A fresh copy, so that the file holds no optimizer state.
+    bare = FeatureClassifier.from_config(classifier.get_config())
+    bare.set_weights(classifier.get_weights())
+    bare.save_weights(os.path.join(directory, "model.weights.h5"))
     if metrics is not None:
         with open(os.path.join(directory, "metrics.json"), "w") as f:
             json.dump(metrics, f, indent=2)

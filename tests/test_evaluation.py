@@ -246,3 +246,7 @@ def test_train_classifier_tiny_run(tmp_path):
     assert math.isfinite(metrics["frechet_distance_train_test"])
     loaded = classifiers.load_classifier(out)
     assert tuple(loaded.features(x[:3]).shape) == (3, 128)
+    import h5py
+
+    with h5py.File(out / "model.weights.h5") as f:
+        assert "optimizer" not in f  # weights only: the shipped file stays small
