@@ -40,6 +40,7 @@ README_FILE = "README.md"
 CARD_FIELDS = (
     "name", "description", "dataset", "data_license", "metrics",
     "preprocessing", "value_range", "repo_id", "references", "license",
+    "load_handle",
 )
 _MAX_CONFIG_BYTES = 1 << 20
 _ZIP_BOMB_FLOOR = 1 << 28
@@ -61,7 +62,9 @@ def save_checkpoint(model, directory, overwrite=False, **card_fields):
         overwrite: bool. Replace an existing directory. Defaults to `False`.
         **card_fields: `name`, `description` (one line), `dataset`,
             `data_license`, `metrics` (dict of name to number),
-            `preprocessing`, `value_range`, `repo_id` (used in the usage
+            `preprocessing`, `value_range`, `load_handle` (what the usage
+            snippet passes to `keras_genae.load`, e.g. a manifest name; by
+            default `hf://<repo_id>`), `repo_id` (used in the usage
             snippet), `references` (list of URLs), `license` (of the
             weights, for the card's metadata).
 
@@ -141,6 +144,7 @@ def _metadata(model, directory, fields):
         "metrics": metrics,
         "references": list(fields.get("references") or []),
         "repo_id": fields.get("repo_id"),
+        "load_handle": fields.get("load_handle"),
     }
 
 
@@ -191,7 +195,9 @@ def model_card(metadata):
     arch = metadata["architecture"]
     spec = metadata["input"]
     h, w, c = spec["shape"]
-    handle = f"hf://{metadata['repo_id']}" if metadata.get("repo_id") else f"path/to/{name}"
+    handle = metadata.get("load_handle") or (
+        f"hf://{metadata['repo_id']}" if metadata.get("repo_id") else f"path/to/{name}"
+    )
     lines = ["---", "library_name: keras", "tags:", "- keras-genae", f"- {arch.lower()}"]
     if metadata.get("license"):
         lines.append(f"license: {metadata['license']}")

@@ -93,6 +93,7 @@ def card_fields(recipe, metrics):
         preprocessing=PREPROCESSING[recipe.binarize],
         metrics=metrics,
         repo_id=f"{HUB_NAMESPACE}/{recipe.name}",
+        load_handle=recipe.name,
         references=REFERENCES.get(recipe.architecture, []),
         license="Apache-2.0",
     )
@@ -158,7 +159,7 @@ def markdown_table(manifest=None):
     """The README table of shipped checkpoints, from the manifest."""
     from keras_genae import registry
 
-    models = registry.get_manifest(manifest)["models"]
+    models = registry.get_manifest(manifest)
     rows = ["| checkpoint | architecture | params | key metrics (full test split) | floor | train time |",
             "|---|---|---:|---|---|---:|"]
     for name, entry in models.items():
@@ -173,7 +174,8 @@ def markdown_table(manifest=None):
             key, op, value = floor
             ok = m.get(key) is not None and (m[key] >= value if op == ">=" else m[key] <= value)
             floor_text = f"{key} {op} {value:g}: {'met' if ok else 'MISSED'}"
-        params = entry.get("num_params") or m.get("num_params")
+        meta_path = CHECKPOINTS_DIR / name / "metadata.json"
+        params = json.loads(meta_path.read_text()).get("parameter_count") if meta_path.exists() else None
         rows.append(f"| `{name}` | {entry['architecture']} | "
                     f"{'' if params is None else f'{int(params):,}'} | {shown} | {floor_text} | "
                     f"{m.get('train_minutes', float('nan')):.0f} min |")

@@ -1,0 +1,60 @@
+"""Golden tests of the shipped checkpoints.
+
+Each shipped checkpoint must load offline (from the copy bundled in the
+package) and reach its quality floor on the 320 real test images of
+tests/data, within a stated margin: 1 dB for PSNR floors, 5 nats for the
+negative-ELBO floor. The margin covers the difference between these 320
+images and the full test split on which the floors are defined.
+"""
+
+import numpy as np
+import pytest
+
+import keras_genae
+from keras_genae import recipes
+from keras_genae import registry
+from keras_genae import zoo
+from tests.helpers import write_npz_dir
+
+SHIPPED = [n for n in registry.list_models() if n in recipes.RECIPES]
+MARGINS = {"psnr": 1.0, "psnr_gain": 1.0, "neg_elbo": 5.0}
+
+
+def test_every_shipped_checkpoint_has_a_recipe_and_real_metrics():
+    for name in registry.list_models():
+        assert name in recipes.RECIPES or name.startswith("classifier_")
+        entry = registry.model_info(name)
+        assert entry["hub"]["repo_id"] == f"keras-genae/{name}"
+        assert entry["metrics"]["num_images"] == 10000  # the full test split
+        assert (zoo.CHECKPOINTS_DIR / name / "model.weights.h5").stat().st_size == entry["files"][
+            "model.weights.h5"]["size"]
+
+
+def test_zoo_respects_the_size_budget():
+    sizes = {p.parent.name: p.stat().st_size for p in zoo.CHECKPOINTS_DIR.glob("*/*")}
+    per_checkpoint = {}
+    for name, size in sizes.items():
+        per_checkpoint[name] = per_checkpoint.get(name, 0) + size
+    assert all(s <= 8_000_000 for s in per_checkpoint.values()), per_checkpoint
+    assert sum(per_checkpoint.values()) <= 40_000_000
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_checkpoint_loads_offline_and_meets_its_floor(name, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    model = keras_genae.load(name)
+    assert model.compiled
+    recipe = recipes.get_recipe(name)
+    data_dir = write_npz_dir(tmp_path / "data", names=(recipe.dataset,), n_train=0, n_test=320)
+    metrics = zoo.evaluate_recipe_model(model, recipe, data_dir=data_dir, num_samples=0)
+    assert metrics["num_images"] == 320
+    if name in zoo.FLOORS:
+        key, op, floor = zoo.FLOORS[name]
+        if op == ">=":
+            assert metrics[key] >= floor - MARGINS[key], (key, metrics[key])
+        else:
+            assert metrics[key] <= floor + MARGINS[key], (key, metrics[key])
+    for value in metrics.values():
+        assert np.isfinite(value)
