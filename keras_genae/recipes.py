@@ -54,6 +54,11 @@ class Recipe:
 
 
 _MNIST_AE = dict(latent_dim=32, encoder_filters=(32, 64), num_res_blocks=0)
+_MNIST_VAE = dict(latent_dim=32, encoder_filters=(32, 64), likelihood="bernoulli")
+_MNIST_VQ = dict(
+    num_embeddings=128, embedding_dim=16, encoder_filters=(32, 64),
+    num_res_blocks=1, use_ema=True, dead_code_threshold=0.01,
+)
 
 RECIPES = {
     r.name: r
@@ -78,7 +83,7 @@ RECIPES = {
             name="vae_mnist",
             architecture="VAE",
             dataset="mnist",
-            config=dict(latent_dim=32, encoder_filters=(32, 64), likelihood="bernoulli"),
+            config=dict(_MNIST_VAE),
             epochs=20,
             binarize="dynamic",
             description="VAE with a Bernoulli likelihood and a 32-d latent, dynamically binarized MNIST.",
@@ -87,10 +92,7 @@ RECIPES = {
             name="vqvae_mnist",
             architecture="VQVAE",
             dataset="mnist",
-            config=dict(
-                num_embeddings=128, embedding_dim=16, encoder_filters=(32, 64),
-                num_res_blocks=1, use_ema=True, dead_code_threshold=0.01,
-            ),
+            config=dict(_MNIST_VQ),
             epochs=8,
             description="VQ-VAE with a 7x7 grid of 128 codes (EMA codebook), MNIST.",
         ),
@@ -98,7 +100,7 @@ RECIPES = {
             name="vae_fashion_mnist",
             architecture="VAE",
             dataset="fashion_mnist",
-            config=dict(latent_dim=32, encoder_filters=(32, 64), likelihood="bernoulli"),
+            config=dict(_MNIST_VAE),
             epochs=20,
             description="VAE with a Bernoulli (cross-entropy) likelihood and a 32-d latent, Fashion-MNIST.",
         ),
@@ -106,10 +108,7 @@ RECIPES = {
             name="vqvae_fashion_mnist",
             architecture="VQVAE",
             dataset="fashion_mnist",
-            config=dict(
-                num_embeddings=128, embedding_dim=16, encoder_filters=(32, 64),
-                num_res_blocks=1, use_ema=True, dead_code_threshold=0.01,
-            ),
+            config=dict(_MNIST_VQ),
             epochs=8,
             description="VQ-VAE with a 7x7 grid of 128 codes (EMA codebook), Fashion-MNIST.",
         ),

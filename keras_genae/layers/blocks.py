@@ -79,34 +79,13 @@ class ResidualBlock(layers.Layer):
         return config
 
 
-@keras.saving.register_keras_serializable(package="keras_genae")
-class ConvEncoder(layers.Layer):
-    """Stack of strided convolutions that halves the resolution per level.
-
-    The output is a feature map of shape
-    `(batch, H / 2**levels, W / 2**levels, filters[-1])`, where
-    `levels = len(filters)`.
-
-    Args:
-        filters: sequence of int. Channels of each downsampling level.
-        num_res_blocks: int. Residual blocks after the last level.
-            Defaults to `0`.
-        kernel_size: int. Kernel size of the strided convolutions.
-            Defaults to `4`.
-        use_batchnorm: bool. Batch normalization after each strided
-            convolution. Defaults to `False`.
-        activation: str. Activation after each level. Defaults to `"relu"`.
-        **kwargs: base layer arguments.
-
-    Example:
-    >>> enc = ConvEncoder(filters=(32, 64))
-    >>> enc(keras.ops.zeros((2, 28, 28, 1))).shape
-    (2, 7, 7, 64)
-    """
+class _ConvStack(layers.Layer):
+    """A sequence of layers built and called in order; the shared body of
+    `ConvEncoder` and `ConvDecoder`. Subclasses fill `self.stack`."""
 
     def __init__(
         self,
-        filters=(32, 64),
+        filters,
         num_res_blocks=0,
         kernel_size=4,
         use_batchnorm=False,
@@ -115,7 +94,7 @@ class ConvEncoder(layers.Layer):
     ):
         super().__init__(**kwargs)
         self.filters = _as_int_tuple(filters, "filters")
-        if not isinstance(num_res_blocks, int) or num_res_blocks < 0:
+        if isinstance(num_res_blocks, bool) or not isinstance(num_res_blocks, int) or num_res_blocks < 0:
             raise ValueError(
                 "`num_res_blocks` must be a non-negative integer. "
                 f"Received: num_res_blocks={num_res_blocks}"
@@ -127,42 +106,39 @@ class ConvEncoder(layers.Layer):
         self.activation = activation
         self.levels = len(self.filters)
         self.stack = []
-        for i, f in enumerate(self.filters):
-            self.stack.append(
-                layers.Conv2D(
-                    f,
-                    kernel_size,
-                    strides=2,
-                    padding="same",
-                    kernel_initializer="he_uniform",
-                    dtype=self.dtype_policy,
-                    name=f"down_{i}",
-                )
+
+    def _add_level(self, conv_cls, filters, i, prefix):
+        """A strided (transposed) convolution, optional BN, activation."""
+        self.stack.append(
+            conv_cls(
+                filters,
+                self.kernel_size,
+                strides=2,
+                padding="same",
+                kernel_initializer="he_uniform",
+                dtype=self.dtype_policy,
+                name=f"{prefix}_{i}",
             )
-            if use_batchnorm:
-                self.stack.append(
-                    layers.BatchNormalization(
-                        dtype=self.dtype_policy, name=f"bn_{i}"
-                    )
-                )
+        )
+        if self.use_batchnorm:
             self.stack.append(
-                layers.Activation(
-                    activation, dtype=self.dtype_policy, name=f"act_{i}"
-                )
+                layers.BatchNormalization(dtype=self.dtype_policy, name=f"bn_{i}")
             )
-        for i in range(num_res_blocks):
+        self.stack.append(
+            layers.Activation(self.activation, dtype=self.dtype_policy, name=f"act_{i}")
+        )
+
+    def _add_res_blocks(self, filters, out_name):
+        for i in range(self.num_res_blocks):
             self.stack.append(
-                ResidualBlock(
-                    self.filters[-1], dtype=self.dtype_policy, name=f"res_{i}"
-                )
+                ResidualBlock(filters, dtype=self.dtype_policy, name=f"res_{i}")
             )
-        if num_res_blocks:
+        if self.num_res_blocks:
             self.stack.append(
-                layers.Activation("relu", dtype=self.dtype_policy, name="out")
+                layers.Activation("relu", dtype=self.dtype_policy, name=out_name)
             )
 
     def build(self, input_shape):
-        check_spatial_divisible(input_shape[1:], self.levels)
         shape = input_shape
         for layer in self.stack:
             layer.build(shape)
@@ -197,12 +173,51 @@ class ConvEncoder(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_genae")
-class ConvDecoder(layers.Layer):
-    """Mirror of `ConvEncoder`: transposed convolutions that double the
-    resolution per level, then a 3x3 convolution to `channels` logits.
+class ConvEncoder(_ConvStack):
+    """Stack of strided convolutions that halves the resolution per level.
 
-    The decoder returns logits. Models map them to images in [0, 1] with a
-    sigmoid, and compute Bernoulli losses from the logits directly.
+    The output is a feature map of shape
+    `(batch, H / 2**levels, W / 2**levels, filters[-1])`, where
+    `levels = len(filters)`. Convolutions use He initialization, which keeps
+    the activations of deep ReLU stacks from vanishing.
+
+    Args:
+        filters: sequence of int. Channels of each downsampling level.
+            Defaults to `(32, 64)`.
+        num_res_blocks: int. Residual blocks after the last level.
+            Defaults to `0`.
+        kernel_size: int. Kernel size of the strided convolutions.
+            Defaults to `4`.
+        use_batchnorm: bool. Batch normalization after each strided
+            convolution. Defaults to `False`.
+        activation: str. Activation after each level. Defaults to `"relu"`.
+        **kwargs: base layer arguments.
+
+    Example:
+    >>> enc = ConvEncoder(filters=(32, 64))
+    >>> enc(keras.ops.zeros((2, 28, 28, 1))).shape
+    (2, 7, 7, 64)
+    """
+
+    def __init__(self, filters=(32, 64), **kwargs):
+        super().__init__(filters=filters, **kwargs)
+        for i, f in enumerate(self.filters):
+            self._add_level(layers.Conv2D, f, i, "down")
+        self._add_res_blocks(self.filters[-1], out_name="out")
+
+    def build(self, input_shape):
+        check_spatial_divisible(input_shape[1:], self.levels)
+        super().build(input_shape)
+
+
+@keras.saving.register_keras_serializable(package="keras_genae")
+class ConvDecoder(_ConvStack):
+    """Mirror of `ConvEncoder`: transposed convolutions that double the
+    resolution per level, then a 3x3 convolution to `channels` outputs.
+
+    The decoder returns its raw output: logits for models with a Bernoulli
+    likelihood, or the image itself for squared-error models (see
+    `GenerativeAutoencoder.images_from_output`).
 
     Args:
         channels: int. Channels of the output image.
@@ -222,32 +237,11 @@ class ConvDecoder(layers.Layer):
     (2, 28, 28, 1)
     """
 
-    def __init__(
-        self,
-        channels,
-        filters=(64, 32),
-        num_res_blocks=0,
-        kernel_size=4,
-        use_batchnorm=False,
-        activation="relu",
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
+    def __init__(self, channels, filters=(64, 32), **kwargs):
+        super().__init__(filters=filters, **kwargs)
         check_positive_int(channels, "channels")
         self.channels = channels
-        self.filters = _as_int_tuple(filters, "filters")
-        if not isinstance(num_res_blocks, int) or num_res_blocks < 0:
-            raise ValueError(
-                "`num_res_blocks` must be a non-negative integer. "
-                f"Received: num_res_blocks={num_res_blocks}"
-            )
-        self.num_res_blocks = num_res_blocks
-        self.kernel_size = kernel_size
-        self.use_batchnorm = use_batchnorm
-        self.activation = activation
-        self.levels = len(self.filters)
-        self.stack = []
-        if num_res_blocks:
+        if self.num_res_blocks:
             self.stack.append(
                 layers.Conv2D(
                     self.filters[0],
@@ -258,78 +252,18 @@ class ConvDecoder(layers.Layer):
                     name="res_in",
                 )
             )
-        for i in range(num_res_blocks):
-            self.stack.append(
-                ResidualBlock(
-                    self.filters[0], dtype=self.dtype_policy, name=f"res_{i}"
-                )
-            )
-        if num_res_blocks:
-            self.stack.append(
-                layers.Activation("relu", dtype=self.dtype_policy, name="res_out")
-            )
+        self._add_res_blocks(self.filters[0], out_name="res_out")
         for i, f in enumerate(self.filters):
-            self.stack.append(
-                layers.Conv2DTranspose(
-                    f,
-                    kernel_size,
-                    strides=2,
-                    padding="same",
-                    kernel_initializer="he_uniform",
-                    dtype=self.dtype_policy,
-                    name=f"up_{i}",
-                )
-            )
-            if use_batchnorm:
-                self.stack.append(
-                    layers.BatchNormalization(
-                        dtype=self.dtype_policy, name=f"bn_{i}"
-                    )
-                )
-            self.stack.append(
-                layers.Activation(
-                    activation, dtype=self.dtype_policy, name=f"act_{i}"
-                )
-            )
+            self._add_level(layers.Conv2DTranspose, f, i, "up")
         self.stack.append(
             layers.Conv2D(
                 channels, 3, padding="same", dtype=self.dtype_policy, name="logits"
             )
         )
 
-    def build(self, input_shape):
-        shape = input_shape
-        for layer in self.stack:
-            layer.build(shape)
-            shape = layer.compute_output_shape(shape)
-
-    def call(self, z, training=None):
-        x = z
-        for layer in self.stack:
-            if isinstance(layer, layers.BatchNormalization):
-                x = layer(x, training=training)
-            else:
-                x = layer(x)
-        return x
-
-    def compute_output_shape(self, input_shape):
-        shape = input_shape
-        for layer in self.stack:
-            shape = layer.compute_output_shape(shape)
-        return shape
-
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "channels": self.channels,
-                "filters": list(self.filters),
-                "num_res_blocks": self.num_res_blocks,
-                "kernel_size": self.kernel_size,
-                "use_batchnorm": self.use_batchnorm,
-                "activation": self.activation,
-            }
-        )
+        config["channels"] = self.channels
         return config
 
 

@@ -50,3 +50,37 @@ def conv_backbone(
         encoder.filters[-1],
     )
     return encoder, decoder, feature_shape
+
+
+def attach_conv_backbone(
+    model, encoder_filters, decoder_filters=None, num_res_blocks=0, use_batchnorm=False
+):
+    """Give `model` an `encoder` and `decoder` (see `conv_backbone`) and store
+    the backbone's constructor arguments on it for `get_config`.
+
+    Returns:
+        The `(h, w, channels)` shape of the encoder's output.
+    """
+    model.num_res_blocks = num_res_blocks
+    model.use_batchnorm = use_batchnorm
+    model.encoder, model.decoder, feature_shape = conv_backbone(
+        model.image_shape,
+        encoder_filters,
+        decoder_filters,
+        num_res_blocks=num_res_blocks,
+        use_batchnorm=use_batchnorm,
+        dtype=model.dtype_policy,
+    )
+    model.encoder_filters = list(model.encoder.filters)
+    model.decoder_filters = list(model.decoder.filters)
+    return feature_shape
+
+
+def backbone_config(model):
+    """The backbone's constructor arguments, for `get_config`."""
+    return {
+        "encoder_filters": model.encoder_filters,
+        "decoder_filters": model.decoder_filters,
+        "num_res_blocks": model.num_res_blocks,
+        "use_batchnorm": model.use_batchnorm,
+    }

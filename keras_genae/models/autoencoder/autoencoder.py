@@ -3,7 +3,8 @@
 from keras import ops
 
 from keras_genae.layers.blocks import DenseBottleneck
-from keras_genae.models.backbone import conv_backbone
+from keras_genae.models.backbone import attach_conv_backbone
+from keras_genae.models.backbone import backbone_config
 from keras_genae.models.base import GenerativeAutoencoder
 from keras_genae.models.base import register_architecture
 from keras_genae.models.losses import reconstruction_error
@@ -64,18 +65,9 @@ class Autoencoder(GenerativeAutoencoder):
         check_choice(reconstruction_loss, "reconstruction_loss", {"bce", "mse"})
         self.latent_dim = latent_dim
         self.reconstruction_loss = reconstruction_loss
-        self.use_batchnorm = use_batchnorm
-        self.num_res_blocks = num_res_blocks
-        self.encoder, self.decoder, feature_shape = conv_backbone(
-            self.image_shape,
-            encoder_filters,
-            decoder_filters,
-            num_res_blocks=num_res_blocks,
-            use_batchnorm=use_batchnorm,
-            dtype=self.dtype_policy,
+        feature_shape = attach_conv_backbone(
+            self, encoder_filters, decoder_filters, num_res_blocks, use_batchnorm
         )
-        self.encoder_filters = list(self.encoder.filters)
-        self.decoder_filters = list(self.decoder.filters)
         self.to_latent = DenseBottleneck(
             units=self.latent_head_units(), mode="flatten",
             dtype=self.dtype_policy, name="to_latent",
@@ -123,10 +115,7 @@ class Autoencoder(GenerativeAutoencoder):
         config.update(
             {
                 "latent_dim": self.latent_dim,
-                "encoder_filters": self.encoder_filters,
-                "decoder_filters": self.decoder_filters,
-                "num_res_blocks": self.num_res_blocks,
-                "use_batchnorm": self.use_batchnorm,
+                **backbone_config(self),
                 "reconstruction_loss": self.reconstruction_loss,
             }
         )

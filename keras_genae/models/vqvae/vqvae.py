@@ -7,7 +7,8 @@ from keras import ops
 from keras_genae.layers.quantizer import VectorQuantizer
 from keras_genae.metrics import CodebookPerplexity
 from keras_genae.metrics import CodebookUsage
-from keras_genae.models.backbone import conv_backbone
+from keras_genae.models.backbone import attach_conv_backbone
+from keras_genae.models.backbone import backbone_config
 from keras_genae.models.base import GenerativeAutoencoder
 from keras_genae.models.base import register_architecture
 from keras_genae.utils.validation import check_non_negative_float
@@ -84,18 +85,9 @@ class VQVAE(GenerativeAutoencoder):
         self.use_ema = use_ema
         self.ema_decay = ema_decay
         self.dead_code_threshold = dead_code_threshold
-        self.num_res_blocks = num_res_blocks
-        self.use_batchnorm = use_batchnorm
-        self.encoder, self.decoder, feature_shape = conv_backbone(
-            self.image_shape,
-            encoder_filters,
-            decoder_filters,
-            num_res_blocks=num_res_blocks,
-            use_batchnorm=use_batchnorm,
-            dtype=self.dtype_policy,
+        feature_shape = attach_conv_backbone(
+            self, encoder_filters, decoder_filters, num_res_blocks, use_batchnorm
         )
-        self.encoder_filters = list(self.encoder.filters)
-        self.decoder_filters = list(self.decoder.filters)
         self.latent_shape = feature_shape[:2]
         self.pre_quantization = layers.Conv2D(
             embedding_dim, 1, dtype=self.dtype_policy, name="pre_quantization"
@@ -191,10 +183,7 @@ class VQVAE(GenerativeAutoencoder):
                 "use_ema": self.use_ema,
                 "ema_decay": self.ema_decay,
                 "dead_code_threshold": self.dead_code_threshold,
-                "encoder_filters": self.encoder_filters,
-                "decoder_filters": self.decoder_filters,
-                "num_res_blocks": self.num_res_blocks,
-                "use_batchnorm": self.use_batchnorm,
+                **backbone_config(self),
             }
         )
         return config
