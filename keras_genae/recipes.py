@@ -24,8 +24,11 @@ class Recipe:
         epochs: int. Passes over the full train split.
         batch_size: int.
         learning_rate: float. Peak Adam learning rate.
-        schedule: `"cosine"` (cosine decay to `min_lr_ratio * lr` over the
-            whole run) or `"constant"`.
+        schedule: `"cosine"` (Adam with cosine decay to
+            `min_lr_ratio * lr` over the whole run), `"constant"` (Adam at
+            `learning_rate`), or `"model_default"` (the model's own default
+            optimizers, e.g. the per-phase Adams of the adversarial models;
+            `learning_rate` is then unused).
         min_lr_ratio: float. Final learning rate over peak, for `"cosine"`.
         binarize: None or a `keras_genae.data.load_dataset` binarize mode,
             applied to the training images.
@@ -134,6 +137,33 @@ RECIPES = {
             ),
             epochs=10,
             description="VAE with a Gaussian likelihood (sigma 0.075) and a 128-d latent, CIFAR-10.",
+        ),
+        Recipe(
+            name="aae_mnist",
+            architecture="AdversarialAutoencoder",
+            dataset="mnist",
+            config=dict(latent_dim=8, encoder_filters=(32, 64), prior="gaussian"),
+            epochs=10,
+            schedule="model_default",
+            description="Adversarial autoencoder with an 8-d gaussian prior, MNIST.",
+        ),
+        Recipe(
+            name="dcgan_mnist",
+            architecture="DCGAN",
+            dataset="mnist",
+            config=dict(latent_dim=100),
+            epochs=10,
+            schedule="model_default",
+            description="DCGAN with a 100-d gaussian latent, MNIST.",
+        ),
+        Recipe(
+            name="dcgan_fashion_mnist",
+            architecture="DCGAN",
+            dataset="fashion_mnist",
+            config=dict(latent_dim=100),
+            epochs=10,
+            schedule="model_default",
+            description="DCGAN with a 100-d gaussian latent, Fashion-MNIST.",
         ),
     ]
 }

@@ -27,6 +27,9 @@ def build_model(recipe, steps_per_epoch):
     cls = get_architecture(recipe.architecture)
     shape = data_lib.DATASETS[recipe.dataset]
     model = cls(image_shape=shape, seed=recipe.seed, **recipe.config)
+    if recipe.schedule == "model_default":
+        model.compile(**dict(recipe.compile_kwargs))
+        return model
     lr = recipe.learning_rate
     if recipe.schedule == "cosine":
         lr = keras.optimizers.schedules.CosineDecay(
