@@ -68,3 +68,141 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self._state["epochs"] = epoch + 1
         self._state["train_seconds"] += time.perf_counter() - self._epoch_start
         write_json(os.path.join(self.directory, self.STATE_FILE), self._state)
+
+
+class ImageGrid(keras.callbacks.Callback):
+    """Save a grid of reconstructions and/or samples every `every` epochs.
+
+    The inputs and the latents are fixed when training starts (the latents
+    are drawn once from the model's prior with `seed`), so the grids of
+    different epochs show the same images and the same latents and can be
+    compared side by side. Each grid is a PNG in `directory`; with
+    `log_dir` (or `writer`) it is also logged to TensorBoard as an image
+    summary at the epoch number.
+
+    - Reconstructions (`images=`): each input on the left of its
+      reconstruction, written as `reconstructions_epoch_<E>.png`.
+    - Samples (`num_samples=`): the decoded fixed latents, written as
+      `samples_epoch_<E>.png`. The model must have a prior
+      (`model.has_prior`): VAEs, adversarial autoencoders and GANs.
+
+    `E` is the number of finished epochs (1-based, as Keras prints them);
+    with `on_train_begin=True` the grids of the untrained model are written
+    too, as epoch 0.
+
+    Args:
+        directory: str. Folder of the PNGs (created).
+        images: float array `(n, H, W, C)` in [0, 1] or None. Inputs to
+            reconstruct. Defaults to `None`.
+        num_samples: int. Number of fixed latents to decode. Defaults to `0`.
+        every: int. Save after every `every`-th epoch. Defaults to `1`.
+        seed: int. Seed of the fixed latents. Defaults to `0`.
+        ncols: int or None. Images (or input/reconstruction pairs) per row.
+        scale: int. Integer upscaling of the images. Defaults to `2`.
+        on_train_begin: bool. Also save the grids before training.
+            Defaults to `False`.
+        log_dir: str or None. TensorBoard log folder; a writer is created
+            in it. Defaults to `None`.
+        writer: a `tf.summary` writer, used instead of `log_dir`.
+
+    Attributes:
+        paths: list of the PNG files written, in order.
+        latents: the fixed latents (a NumPy array), once training started.
+
+    Example:
+    >>> x, _ = keras_genae.images.sample_images("mnist")
+    >>> grid = ImageGrid("runs/vae/grids", images=x[:8], num_samples=16,
+    ...                  every=5, log_dir="runs/vae/logs")
+    >>> vae.fit(train_ds, epochs=20, callbacks=[grid])
+    """
+
+    def __init__(self, directory, images=None, num_samples=0, every=1, seed=0, ncols=None,
+                 scale=2, on_train_begin=False, log_dir=None, writer=None):
+        super().__init__()
+        import numpy as np
+
+        if images is None and not num_samples:
+            raise ValueError("Pass `images` to reconstruct and/or `num_samples` > 0 to sample. "
+                             f"Received: images=None, num_samples={num_samples!r}")
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"`every` must be a positive integer. Received: every={every!r}")
+        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 0:
+            raise ValueError(
+                f"`num_samples` must be a non-negative integer. Received: num_samples={num_samples!r}"
+            )
+        self.directory = os.fspath(directory)
+        self.images = None if images is None else np.asarray(images, dtype="float32")
+        self.num_samples = num_samples
+        self.every = every
+        self.seed = seed
+        self.ncols = ncols
+        self.scale = scale
+        self.save_initial = on_train_begin
+        self.log_dir = log_dir
+        self.writer = writer
+        self.latents = None
+        self.paths = []
+
+    def on_train_begin(self, logs=None):
+        from keras_genae import images as images_lib
+
+        if self.num_samples and self.latents is None:
+            if not getattr(self.model, "has_prior", False):
+                raise ValueError(
+                    f"ImageGrid(num_samples={self.num_samples}) needs a model with a prior; "
+                    f"{type(self.model).__name__} has none. Pass `images=` to show "
+                    "reconstructions instead."
+                )
+            self.latents = images_lib.prior_latents(self.model, self.num_samples, seed=self.seed)
+        if self.writer is None and self.log_dir is not None:
+            import tensorflow as tf
+
+            self.writer = tf.summary.create_file_writer(self.log_dir)
+        if self.save_initial:
+            self.save(0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every == 0:
+            self.save(epoch + 1)
+
+    def grids(self):
+        """The current grids: a dict of name to uint8 `(h, w, c)` array."""
+        from keras import ops
+
+        from keras_genae import images as images_lib
+
+        grids = {}
+        if self.images is not None:
+            outputs = ops.convert_to_numpy(self.model.reconstruct(self.images))
+            pairs = images_lib.side_by_side(self.images, outputs)
+            grids["reconstructions"] = images_lib.make_grid(pairs, self.ncols, padding=6, scale=self.scale)
+        if self.latents is not None:
+            samples = ops.convert_to_numpy(self.model.decode(ops.convert_to_tensor(self.latents)))
+            grids["samples"] = images_lib.make_grid(samples, self.ncols, scale=self.scale)
+        return grids
+
+    def save(self, epoch):
+        """Write (and log) the grids as those of epoch `epoch`."""
+        from keras_genae import images as images_lib
+
+        for name, grid in self.grids().items():
+            path = os.path.join(self.directory, f"{name}_epoch_{epoch:03d}.png")
+            with atomic_path(path) as tmp:
+                images_lib.save_image(grid, tmp)
+            self.paths.append(path)
+            if self.writer is not None:
+                self._log_image(name, grid, epoch)
+
+    def _log_image(self, name, grid, step):
+        """Write an image summary in TensorBoard's format (that of
+        `tf.summary.image`, which needs the tensorboard package; this does not)."""
+        import tensorflow as tf
+        from tensorflow.core.framework import summary_pb2
+
+        metadata = summary_pb2.SummaryMetadata()
+        metadata.plugin_data.plugin_name = "images"
+        height, width = grid.shape[:2]
+        tensor = tf.stack([tf.as_string(width), tf.as_string(height), tf.image.encode_png(grid)])
+        with self.writer.as_default():
+            tf.summary.write(name, tensor, step=step, metadata=metadata.SerializeToString())
+        self.writer.flush()

@@ -1,0 +1,273 @@
+"""The `genae` command line: every subcommand, in-process through
+`keras_genae.cli.main`, against tiny checkpoints built here (by directory,
+and by name through a temporary manifest and an offline Hub cache)."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from keras_genae import registry
+from keras_genae.cli import main
+from keras_genae.hub import save_pretrained
+from keras_genae.models import DCGAN
+from keras_genae.models import VAE
+from keras_genae.models import VQVAE
+from keras_genae.models import DenoisingAutoencoder
+from tests.helpers import tiny_model
+from tests.helpers import write_npz_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+REVISION = "v0.1.0"
+COMMIT = "c" * 40
+
+
+def grid_size(n, ncols, h, w, scale=2, padding=2):
+    """(width, height) of a `make_grid` PNG."""
+    ncols = min(ncols, n)
+    rows = -(-n // ncols)
+    return ncols * (w * scale + padding) + padding, rows * (h * scale + padding) + padding
+
+
+def png_size(path):
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        return image.size
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory):
+    """Tiny checkpoints as directories, and as manifest names served from
+    an offline Hugging Face cache (the way `load(name)` finds a download)."""
+    root = tmp_path_factory.mktemp("zoo")
+    specs = {
+        "tiny_vae": (VAE, "mnist"),
+        "tiny_vqvae": (VQVAE, "cifar10"),
+        "tiny_gan": (DCGAN, "mnist"),
+        "tiny_dae": (DenoisingAutoencoder, "mnist"),
+    }
+    models = {}
+    for name, (cls, dataset) in specs.items():
+        directory = root / "ckpt" / name
+        save_pretrained(tiny_model(cls, dataset), directory, verbose=False, name=name, dataset=dataset,
+                        description=f"Tiny {cls.__name__} for the CLI tests.", metrics={"psnr": 12.5})
+        snapshot = root / "hf" / f"models--test--{name}"
+        (snapshot / "refs").mkdir(parents=True)
+        (snapshot / "refs" / REVISION).write_text(COMMIT)
+        shutil.copytree(directory, snapshot / "snapshots" / COMMIT)
+        models[name] = registry.manifest_entry_from_checkpoint(
+            directory, repo_id=f"test/{name}", revision=REVISION)
+    manifest = root / "manifest.json"
+    manifest.write_text(json.dumps({"schema_version": 1, "models": models}))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KERAS_GENAE_MANIFEST", str(manifest))
+        mp.setenv("HF_HUB_CACHE", str(root / "hf"))
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        yield root
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_console_script_is_declared():
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        project = tomllib.load(f)["project"]
+    assert project["scripts"]["genae"] == "keras_genae.cli:main"
+
+
+def test_list_and_info(zoo, capsys):
+    code, out, _ = run(capsys, "list")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["name", "architecture", "dataset", "params", "key", "metric", "offline"]
+    assert [line.split()[0] for line in lines[1:]] == ["tiny_dae", "tiny_gan", "tiny_vae", "tiny_vqvae"]
+    assert "tiny_vqvae  VQVAE" in out and "psnr 12.5" in out
+    code, out, _ = run(capsys, "list", "tiny_v*")
+    assert code == 0 and "tiny_gan" not in out and "tiny_vae" in out
+    code, out, _ = run(capsys, "list", "nothing*")
+    assert code == 0 and "No checkpoint matches" in out
+
+    code, out, _ = run(capsys, "info", zoo / "ckpt" / "tiny_vae")  # the directory's README.md
+    assert code == 0 and out.startswith("---") and "# tiny_vae" in out and "| psnr | 12.5 |" in out
+    code, out, _ = run(capsys, "info", "tiny_vqvae")  # no local copy: a card from the manifest
+    assert code == 0 and "# tiny_vqvae" in out and "hf://test/tiny_vqvae@v0.1.0" in out
+
+
+def test_reconstruct_sample_images_by_name(zoo, capsys, tmp_path):
+    out_png = tmp_path / "sub" / "grid.png"
+    code, out, _ = run(capsys, "reconstruct", "tiny_vqvae", "--out", out_png)
+    assert code == 0 and "16 inputs" in out and "PSNR" in out
+    # 16 shipped CIFAR-10 images, each joined to its reconstruction, 4 pairs a row.
+    assert png_size(out_png) == grid_size(16, 4, 32, 2 * 32 + 1, padding=6)
+
+
+def test_reconstruct_own_images(zoo, capsys, tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    Image.new("RGB", (50, 40), (255, 0, 0)).save(folder / "a.png")  # resized, made grey
+    Image.new("L", (28, 28), 200).save(folder / "b.jpg")
+    Image.new("RGBA", (10, 10)).save(folder / "c.webp")
+    (folder / "notes.txt").write_text("not an image")
+    out_png = tmp_path / "rec.png"
+    code, out, _ = run(capsys, "reconstruct", zoo / "ckpt" / "tiny_dae", "--images", folder,
+                       "--n", 2, "--noise", 0.3, "--scale", 1, "--out", out_png)
+    assert code == 0 and "2 inputs" in out and "noisy input" in out
+    assert png_size(out_png) == grid_size(2, 2, 28, 57, scale=1, padding=6)
+
+
+def test_sample_is_seeded(zoo, capsys, tmp_path):
+    paths = [tmp_path / f"{i}.png" for i in range(3)]
+    for path, seed in zip(paths, (1, 1, 2)):
+        code, out, _ = run(capsys, "sample", "tiny_vae", "-n", 10, "--seed", seed, "--out", path)
+        assert code == 0 and "10 samples" in out
+    assert png_size(paths[0]) == grid_size(10, 4, 28, 28)
+    pixels = [np.asarray(Image.open(p)) for p in paths]
+    np.testing.assert_array_equal(pixels[0], pixels[1])
+    assert not np.array_equal(pixels[0], pixels[2])
+    code, _, _ = run(capsys, "sample", zoo / "ckpt" / "tiny_gan", "-n", 3, "--cols", 3, "--out", paths[2])
+    assert code == 0 and png_size(paths[2]) == grid_size(3, 3, 28, 28)
+
+
+@pytest.mark.parametrize(
+    "name, extra, rows, shape",
+    [
+        ("tiny_vae", [], 1, (28, 28)),  # two shipped MNIST images, encoded
+        ("tiny_vae", ["--prior", "--method", "slerp", "--rows", 2], 2, (28, 28)),
+        ("tiny_vqvae", ["--rows", 3], 3, (32, 32)),  # quantized along the path
+        ("tiny_gan", [], 1, (28, 28)),  # no encoder: prior draws
+    ],
+)
+def test_interpolate(zoo, capsys, tmp_path, name, extra, rows, shape):
+    out_png = tmp_path / "strip.png"
+    code, out, _ = run(capsys, "interpolate", name, "--steps", 7, "--out", out_png, *extra)
+    assert code == 0, out
+    assert png_size(out_png) == grid_size(7 * rows, 7, *shape)
+
+
+def test_interpolate_between_two_files(zoo, capsys, tmp_path):
+    for i in range(2):
+        Image.new("L", (28, 28), 60 + 100 * i).save(tmp_path / f"{i}.png")
+    out_png = tmp_path / "strip.png"
+    code, out, _ = run(capsys, "interpolate", "tiny_vae", "--images", tmp_path / "0.png",
+                       tmp_path / "1.png", "--steps", 5, "--scale", 1, "--out", out_png)
+    assert code == 0 and "between encoded images" in out
+    assert png_size(out_png) == grid_size(5, 5, 28, 28, scale=1)
+
+
+def test_evaluate(zoo, capsys, tmp_path):
+    data_dir = write_npz_dir(tmp_path / "data", names=("mnist",))
+    code, out, _ = run(capsys, "evaluate", zoo / "ckpt" / "tiny_vae", "--data-dir", data_dir,
+                       "--limit", 32, "--num-samples", 0, "--json")
+    assert code == 0
+    metrics = json.loads(out)
+    assert metrics["num_images"] == 32 and {"psnr", "ssim", "neg_elbo"} <= set(metrics)
+    code, out, _ = run(capsys, "evaluate", "tiny_dae", "--images", tmp_path / "data", "--json")
+    assert code == 1  # the npz folder holds no images
+    Image.new("L", (28, 28), 128).save(tmp_path / "one.png")
+    code, out, _ = run(capsys, "evaluate", "tiny_dae", "--images", tmp_path / "one.png", "--json")
+    assert code == 0 and "psnr_gain" in json.loads(out)
+
+
+def test_train_a_recipe_and_an_architecture(zoo, capsys, tmp_path):
+    data_dir = write_npz_dir(tmp_path / "data", names=("mnist",), n_train=64, n_test=32)
+    out_dir = tmp_path / "ckpt"
+    code, out, _ = run(capsys, "train", "dae", "--dataset", "mnist", "--name", "my_dae",
+                       "--data-dir", data_dir, "--out", out_dir, "--epochs", 1, "--quiet")
+    assert code == 0, out
+    assert (out_dir / "my_dae" / "config.json").is_file()
+    assert "Checkpoint:" in out and "psnr_gain" in out
+    card = json.loads((out_dir / "my_dae" / "metadata.json").read_text())
+    assert card["architecture"] == "DenoisingAutoencoder" and card["metrics"]["epochs"] == 1
+    code, _, err = run(capsys, "train", "vae_mnst", "--out", out_dir)
+    assert code == 1 and "Did you mean 'vae_mnist'" in err
+
+
+def test_train_a_recipe(zoo, capsys, tmp_path):
+    data_dir = write_npz_dir(tmp_path / "data", names=("mnist",), n_train=64, n_test=32)
+    code, out, _ = run(capsys, "train", "ae_mnist", "--data-dir", data_dir, "--out", tmp_path,
+                       "--epochs", 1, "--eval-limit", 32)
+    assert code == 0 and (tmp_path / "ae_mnist" / "model.weights.h5").is_file()
+
+
+def test_push_to_a_local_hub(zoo, capsys, tmp_path, monkeypatch):
+    sys.path.insert(0, str(ROOT / "tutorials"))
+    try:
+        from local_hub import LocalHub
+    finally:
+        sys.path.remove(str(ROOT / "tutorials"))
+    hub = LocalHub(tmp_path / "hub").start()
+    try:
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        monkeypatch.delenv("HF_HUB_OFFLINE")
+        monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
+        monkeypatch.setenv("HF_TOKEN", "hf_local_test_token")
+        code, out, err = run(capsys, "push", zoo / "ckpt" / "tiny_vae", "--repo-id", "me/tiny-vae")
+        assert code == 0, err
+        commit = json.loads(out[out.index("{"):])["tiny_vae"]["hub"]["revision"]
+        assert (tmp_path / "hub" / "me" / "tiny-vae" / commit / "model.weights.h5").is_file()
+        code, out, _ = run(capsys, "sample", f"hf://me/tiny-vae@{commit}", "-n", 4, "--out", tmp_path / "s.png")
+        assert code == 0 and png_size(tmp_path / "s.png") == grid_size(4, 2, 28, 28)
+    finally:
+        hub.stop()
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["sample", "tiny_vea", "--out", "x.png"], "Unknown model 'tiny_vea'. Did you mean 'tiny_vae'"),
+        (["info", "nope"], "Unknown model 'nope'"),
+        (["sample", "./no/such/dir", "--out", "x.png"], "No checkpoint directory or .keras file"),
+        (["reconstruct", "tiny_vae", "--images", "/no/such.png", "--out", "x.png"],
+         "No such image file or folder: '/no/such.png'"),
+        (["reconstruct", "tiny_vae", "--images", "{bad}", "--out", "x.png"], "Cannot read the image file"),
+        (["sample", "tiny_vqvae", "--out", "x.png"], "VQVAE, which has no prior"),
+        (["reconstruct", "tiny_gan", "--out", "x.png"], "has no encoder"),
+        (["push", "/no/such/dir", "--repo-id", "me/x"], "No checkpoint directory at '/no/such/dir'"),
+    ],
+)
+def test_errors_are_one_line_without_traceback(zoo, capsys, tmp_path, argv, message):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    argv = [a.replace("{bad}", str(bad)).replace("x.png", str(tmp_path / "x.png")) for a in argv]
+    code, out, err = run(capsys, *argv)
+    assert code == 1
+    assert err.startswith("genae: error: ") and err.count("\n") == 1, err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_verbose_shows_the_traceback(zoo, capsys):
+    code, _, err = run(capsys, "--verbose", "info", "nope")
+    assert code == 1 and "Traceback" in err and err.rstrip().splitlines()[-1].startswith("genae: error:")
+    code, _, err = run(capsys, "info", "nope", "-v")
+    assert code == 1 and "Traceback" in err
+
+
+def test_usage_errors(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["sample"])
+    assert info.value.code == 2 and "required" in capsys.readouterr().err
+    assert main([]) == 2
+
+
+def test_subprocess_exit_status_and_stderr(zoo, tmp_path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run([sys.executable, "-m", "keras_genae.cli", "sample", "tiny_vea", "--out",
+                             str(tmp_path / "x.png")], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert result.returncode == 1
+    assert result.stderr.rstrip().splitlines()[-1].startswith("genae: error: Unknown model 'tiny_vea'")
+    assert "Traceback" not in result.stderr
+    result = subprocess.run([sys.executable, "-m", "keras_genae.cli", "sample", "tiny_vae", "-n", "4",
+                             "--out", str(tmp_path / "x.png")], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert png_size(tmp_path / "x.png") == grid_size(4, 2, 28, 28)
