@@ -146,6 +146,11 @@ class ImageGrid(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         from keras_genae import images as images_lib
 
+        if self.images is not None and not hasattr(self.model, "encoder"):
+            raise ValueError(
+                f"ImageGrid(images=...) shows reconstructions, but {type(self.model).__name__} "
+                "has no encoder. Pass `num_samples=` to show samples instead."
+            )
         if self.num_samples and self.latents is None:
             if not getattr(self.model, "has_prior", False):
                 raise ValueError(

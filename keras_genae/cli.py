@@ -16,6 +16,7 @@ on stderr and exit with status 1; `--verbose` shows the traceback.
 """
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -23,8 +24,16 @@ import sys
 import traceback
 
 import numpy as np
+from keras import ops
 
+from keras_genae import data as data_lib
+from keras_genae import hub
 from keras_genae import images as images_lib
+from keras_genae import recipes
+from keras_genae import registry
+from keras_genae import train as train_lib
+from keras_genae import zoo
+from keras_genae.evaluation import evaluate
 
 PROG = "genae"
 #: Aliases accepted by `genae train ARCH --dataset D`.
@@ -43,22 +52,16 @@ _DEFAULT_KEYS = ("psnr", "frechet_distance", "neg_elbo", "mse")
 
 # ---------------------------------------------------------------- helpers
 def _load(name):
-    from keras_genae.hub import load
-
-    return load(name, compile=False)
+    return hub.load(name, compile=False)
 
 
 def _manifest():
-    from keras_genae import registry
-
     return registry.get_manifest()
 
 
 def _card_metadata(name):
     """metadata.json of a checkpoint directory or of a shipped checkpoint."""
-    from keras_genae.hub import BUNDLED_CHECKPOINTS_DIR
-
-    for directory in (name, BUNDLED_CHECKPOINTS_DIR / str(name)):
+    for directory in (name, hub.BUNDLED_CHECKPOINTS_DIR / str(name)):
         path = os.path.join(directory, "metadata.json")
         if os.path.isfile(path):
             with open(path, encoding="utf-8") as f:
@@ -113,15 +116,11 @@ def _psnr(x, y):
 
 
 def _numpy(tensor):
-    from keras import ops
-
     return ops.convert_to_numpy(tensor)
 
 
 # --------------------------------------------------------------- commands
 def cmd_list(args):
-    from keras_genae import registry
-
     models = _manifest()
     names = registry.list_models(args.pattern)
     if not names:
@@ -129,8 +128,6 @@ def cmd_list(args):
               "No pretrained checkpoints are registered in the manifest yet.")
         return 0
     rows = [("name", "architecture", "dataset", "params", "key metric", "offline")]
-    from keras_genae.hub import BUNDLED_CHECKPOINTS_DIR
-
     for name in names:
         entry = models[name]
         metrics = entry["metrics"]
@@ -141,7 +138,7 @@ def cmd_list(args):
             name, entry["architecture"], entry["dataset"],
             f"{params:,}" if params else "-",
             f"{key} {metrics[key]:.4g}" if key else "-",
-            "yes" if (BUNDLED_CHECKPOINTS_DIR / name).is_dir() else "no",
+            "yes" if (hub.BUNDLED_CHECKPOINTS_DIR / name).is_dir() else "no",
         ))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
@@ -150,9 +147,6 @@ def cmd_list(args):
 
 
 def cmd_info(args):
-    from keras_genae import hub
-    from keras_genae.registry import unknown_model_error
-
     name = args.name
     models = _manifest()
     local = [os.path.join(name, "README.md"), hub.BUNDLED_CHECKPOINTS_DIR / name / "README.md"]
@@ -165,7 +159,7 @@ def cmd_info(args):
             repo_id, "README.md", revision=revision, cache_dir=settings.cache_dir,
             endpoint=settings.endpoint, local_files_only=settings.offline)]
     elif not os.path.isdir(name) and name not in models:
-        raise unknown_model_error(name, models)
+        raise registry.unknown_model_error(name, models)
     for path in local:
         if os.path.isfile(path):
             with open(path, encoding="utf-8") as f:
@@ -188,8 +182,8 @@ def cmd_info(args):
 
 def cmd_reconstruct(args):
     model = _load(args.name)
-    _require(hasattr(model, "encoder"), f"{args.name!r} is a {type(model).__name__}, which has "
-             "no encoder and cannot reconstruct; try `genae sample`.")
+    _require(hasattr(model, "encoder"), f"{args.name!r} ({type(model).__name__}) has no encoder "
+             "and cannot reconstruct; try `genae sample`.")
     x = _input_images(args, model, args.name)
     x_in = x
     if args.noise:
@@ -206,8 +200,8 @@ def cmd_reconstruct(args):
 def cmd_sample(args):
     model = _load(args.name)
     _require(getattr(model, "has_prior", False),
-             f"{args.name!r} is a {type(model).__name__}, which has no prior to sample "
-             f"from; try `genae reconstruct {args.name}` or `genae interpolate {args.name}`.")
+             f"{args.name!r} ({type(model).__name__}) has no prior to sample from; try "
+             f"`genae reconstruct {args.name}` or `genae interpolate {args.name}`.")
     x = np.concatenate([_numpy(model.sample(min(256, args.n - i), seed=args.seed + i))
                         for i in range(0, args.n, 256)])
     where = _write(x, args.out, args.cols, args.scale)
@@ -254,10 +248,6 @@ def cmd_interpolate(args):
 
 
 def _train_recipe(args):
-    import dataclasses
-
-    from keras_genae import recipes
-
     if args.recipe in recipes.RECIPES:
         recipe = recipes.RECIPES[args.recipe]
         return dataclasses.replace(recipe, epochs=args.epochs or recipe.epochs)
@@ -274,9 +264,6 @@ def _train_recipe(args):
 
 
 def cmd_train(args):
-    from keras_genae import train as train_lib
-    from keras_genae import zoo
-
     recipe = _train_recipe(args)
     print(f"Training {recipe.name} ({recipe.architecture} on {recipe.dataset}, "
           f"{recipe.epochs} epochs); state in {os.path.join(args.out, recipe.name + '.state')}")
@@ -289,11 +276,6 @@ def cmd_train(args):
 
 
 def cmd_evaluate(args):
-    from keras_genae import data as data_lib
-    from keras_genae import recipes
-    from keras_genae import zoo
-    from keras_genae.evaluation import evaluate
-
     model = _load(args.name)
     dataset = args.dataset or _dataset_of(args.name, model)
     noise = model.noise_level if getattr(model, "noise_type", None) == "gaussian" else None
@@ -313,17 +295,15 @@ def cmd_evaluate(args):
     if args.json:
         print(json.dumps(metrics, indent=2))
     else:
-        print(f"{args.name} on {dataset or 'the given images'}:")
+        print(f"\n{args.name} on {dataset or 'the given images'}:")
         for key, value in metrics.items():
             print(f"  {key:<18} {value:.6g}" if isinstance(value, float) else f"  {key:<18} {value}")
     return 0
 
 
 def cmd_push(args):
-    from keras_genae.hub import push_to_hub
-
     _require(os.path.isdir(args.dir), f"No checkpoint directory at {args.dir!r}.")
-    push_to_hub(args.dir, args.repo_id, revision=args.revision, commit_message=args.message,
+    hub.push_to_hub(args.dir, args.repo_id, revision=args.revision, commit_message=args.message,
                 private=args.private or None)
     return 0
 
@@ -343,7 +323,8 @@ def build_parser():
                         help="image files or folders (default: the sample images shipped for the dataset)")
     inputs.add_argument("--invert", action="store_true", help="invert the images (dark strokes on white)")
 
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0].strip("`: "),
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n", 1)[1],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="Run `genae COMMAND --help` for the options of a command.")
     parser.add_argument("-v", "--verbose", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -375,7 +356,8 @@ def build_parser():
     p.add_argument("--prior", action="store_true", help="between two prior draws instead of two images")
     p.set_defaults(func=cmd_interpolate)
     p = sub.add_parser("train", parents=[common], help="train a recipe (or an architecture) from scratch")
-    p.add_argument("recipe", help="a recipe name (as in `genae list`) or an architecture: " + ", ".join(ARCH_ALIASES))
+    p.add_argument("recipe", help=f"a recipe ({', '.join(sorted(recipes.RECIPES))}) or an "
+                   f"architecture ({', '.join(ARCH_ALIASES)}) with --dataset")
     p.add_argument("--dataset", choices=sorted(images_lib.SAMPLE_DATASETS), help="with an architecture")
     p.add_argument("--name", help="checkpoint name, with an architecture")
     p.add_argument("--data-dir", help="folder of <dataset>.npz (default: $KERAS_GENAE_DATA, else TFDS)")

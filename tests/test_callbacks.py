@@ -11,6 +11,7 @@ from PIL import Image
 
 from keras_genae import images as images_lib
 from keras_genae.callbacks import ImageGrid
+from keras_genae.models import DCGAN
 from keras_genae.models import VAE
 from keras_genae.models import VQVAE
 from tests.helpers import load_test_images
@@ -91,11 +92,16 @@ def test_reconstructions_of_a_model_without_prior(tmp_path, data):
     assert grid.latents is None
 
 
-def test_samples_need_a_prior(tmp_path, data):
+def test_samples_need_a_prior_and_reconstructions_an_encoder(tmp_path, data):
     model = tiny_model(VQVAE)
     model.compile()
     with pytest.raises(ValueError, match="needs a model with a prior"):
         model.fit(data[:32], epochs=1, verbose=0, callbacks=[ImageGrid(tmp_path, num_samples=4)])
+    gan = tiny_model(DCGAN)
+    gan.compile()
+    with pytest.raises(ValueError, match="DCGAN has no encoder"):
+        gan.fit(data[:32], epochs=1, verbose=0, callbacks=[ImageGrid(tmp_path, images=data[:2])])
+    assert os.listdir(tmp_path) == []
 
 
 @pytest.mark.parametrize(

@@ -230,7 +230,7 @@ def test_push_to_a_local_hub(zoo, capsys, tmp_path, monkeypatch):
         (["reconstruct", "tiny_vae", "--images", "/no/such.png", "--out", "x.png"],
          "No such image file or folder: '/no/such.png'"),
         (["reconstruct", "tiny_vae", "--images", "{bad}", "--out", "x.png"], "Cannot read the image file"),
-        (["sample", "tiny_vqvae", "--out", "x.png"], "VQVAE, which has no prior"),
+        (["sample", "tiny_vqvae", "--out", "x.png"], "(VQVAE) has no prior"),
         (["reconstruct", "tiny_gan", "--out", "x.png"], "has no encoder"),
         (["push", "/no/such/dir", "--repo-id", "me/x"], "No checkpoint directory at '/no/such/dir'"),
     ],
