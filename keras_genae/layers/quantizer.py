@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_genae import distribute
 from keras_genae.utils.validation import check_positive_int
 
 
@@ -34,7 +35,15 @@ class VectorQuantizer(keras.layers.Layer):
             initializes the whole codebook from data. `0` disables restarts.
             Defaults to `0.0`.
         seed: int or None. Seed of the restarts. Defaults to `None`.
-        **kwargs: base layer arguments.
+        **kwargs: base layer arguments. The layer computes in float32
+            whatever the global dtype policy (its `dtype` defaults to
+            `"float32"`): distances and EMA statistics need the precision.
+
+    Under a `tf.distribute` strategy, the code counts and per-code sums of
+    the EMA update, and the usage counts, are summed over the replicas
+    before the update, and restarts draw from the encoder outputs of the
+    global batch: every replica applies the update of the global batch
+    (see `keras_genae.distribute`).
 
     Call arguments:
         z: float tensor `(..., embedding_dim)`.
@@ -66,6 +75,9 @@ class VectorQuantizer(keras.layers.Layer):
         seed=None,
         **kwargs,
     ):
+        # Mixed precision: quantize in float32 even under a global
+        # mixed policy (the model casts the encoder output to float32).
+        kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         check_positive_int(num_embeddings, "num_embeddings")
         check_positive_int(embedding_dim, "embedding_dim")
@@ -139,6 +151,26 @@ class VectorQuantizer(keras.layers.Layer):
             + ops.sum(ops.square(codebook), axis=1)[None, :]
         )
 
+    def nearest(self, flat):
+        """Index of the nearest code of each row of `flat` `(N, D)`.
+
+        `argmin_k |z|^2 - 2 z.e_k + |e_k|^2` drops the row constant `|z|^2`:
+        one `(N, D) x (D, K)` matmul and a broadcast add, in float32."""
+        codebook = ops.convert_to_tensor(self.codebook)
+        scores = ops.sum(ops.square(codebook), axis=1)[None, :] - 2.0 * ops.matmul(
+            flat, ops.transpose(codebook)
+        )
+        return ops.cast(ops.argmin(scores, axis=1), "int32")
+
+    def code_counts(self, indices):
+        """Float32 histogram `(num_embeddings,)` of integer code `indices`
+        (any shape), computed with a segment sum (no one-hot tensor)."""
+        indices = ops.reshape(ops.cast(indices, "int32"), (-1,))
+        return ops.segment_sum(
+            ops.ones_like(indices, dtype="float32"), indices,
+            num_segments=self.num_embeddings,
+        )
+
     def lookup(self, indices):
         """Codebook vectors of integer `indices`, shape `indices.shape + (D,)`."""
         return ops.take(ops.convert_to_tensor(self.codebook), ops.cast(indices, "int32"), axis=0)
@@ -146,7 +178,7 @@ class VectorQuantizer(keras.layers.Layer):
     def call(self, z, training=False):
         z = ops.cast(z, "float32")
         flat = ops.reshape(z, (-1, self.embedding_dim))
-        indices = ops.cast(ops.argmin(self.distances(flat), axis=1), "int32")
+        indices = self.nearest(flat)
         if training:
             self._update(flat, indices)
         quantized = ops.reshape(self.lookup(indices), ops.shape(z))
@@ -156,15 +188,16 @@ class VectorQuantizer(keras.layers.Layer):
 
     def _update(self, flat, indices):
         flat = ops.stop_gradient(flat)
-        onehot = ops.one_hot(indices, self.num_embeddings, dtype="float32")
-        counts = ops.sum(onehot, axis=0)
+        # Statistics of the global batch: summed over the replicas (a no-op
+        # on one device), so that every replica applies the same update.
+        counts = distribute.all_reduce_sum(self.code_counts(indices))
         d = self.ema_decay
         self.usage.assign(d * self.usage + (1.0 - d) * counts)
         if self.use_ema:
+            sums = ops.segment_sum(flat, indices, num_segments=self.num_embeddings)
+            sums = distribute.all_reduce_sum(sums)
             cluster = d * self.ema_cluster_size + (1.0 - d) * counts
-            embed_sum = d * self.ema_embed_sum + (1.0 - d) * ops.matmul(
-                ops.transpose(onehot), flat
-            )
+            embed_sum = d * self.ema_embed_sum + (1.0 - d) * sums
             n = ops.sum(cluster)
             smoothed = (cluster + self.epsilon) / (
                 n + self.num_embeddings * self.epsilon
@@ -176,6 +209,8 @@ class VectorQuantizer(keras.layers.Layer):
             self._restart_dead_codes(flat)
 
     def _restart_dead_codes(self, flat):
+        # Candidates from the global batch, so all replicas restart alike.
+        flat = distribute.all_gather(flat, axis=0)
         dead = self.usage < self.dead_code_threshold
         n = ops.cast(ops.shape(flat)[0], "float32")
         pick = keras.random.uniform((self.num_embeddings,), seed=self.seed_generator)

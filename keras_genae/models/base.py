@@ -94,8 +94,10 @@ class GenerativeAutoencoder(keras.Model):
         return []
 
     def encode(self, x, training=False):
-        """Encode a batch of images in [0, 1] (checked, see `fit`)."""
-        return self._encode(self._check_call_input(x), training=training)
+        """Encode a batch of images in [0, 1] (checked, see `fit`). Float
+        latents are returned in float32 whatever the dtype policy."""
+        z = self._encode(self._check_call_input(x), training=training)
+        return ops.cast(z, "float32") if "float" in str(z.dtype) else z
 
     def _encode(self, x, training=False):
         """Encode a tensor batch with no input checks."""
@@ -228,12 +230,14 @@ class GenerativeAutoencoder(keras.Model):
         if validation_data is not None:
             self._check_training_data(validation_data, "validation_data")
         with trainer.translate_errors():
+            kwargs["callbacks"] = trainer.prepare(self, kwargs.get("callbacks"))
             return super().fit(x, y, validation_data=validation_data, **kwargs)
 
     def evaluate(self, x=None, y=None, **kwargs):
         trainer = trainers.get_trainer()
         self._check_training_data(x, "evaluate")
         with trainer.translate_errors():
+            kwargs["callbacks"] = trainer.prepare(self, kwargs.get("callbacks"))
             return super().evaluate(x, y, **kwargs)
 
     # ---------------------------------------------------------- validation

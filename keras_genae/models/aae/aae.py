@@ -7,6 +7,7 @@ import keras
 from keras import layers
 from keras import ops
 
+from keras_genae.distribute import batch_random
 from keras_genae.models.autoencoder.autoencoder import Autoencoder
 from keras_genae.models.base import TrainPhase
 from keras_genae.models.base import register_architecture
@@ -185,14 +186,18 @@ class AdversarialAutoencoder(MultiOptimizerMixin, Autoencoder):
         seeds = (seed, seed + 1) if isinstance(seed, int) else (seed, seed)
         shape = (n, self.latent_dim)
         if self.prior == "gaussian":
-            return keras.random.normal(shape, seed=seeds[0])
+            return batch_random(keras.random.normal, shape, seed=seeds[0])
         if self.prior == "uniform":
-            return keras.random.uniform(shape, minval=-1.0, maxval=1.0, seed=seeds[0])
-        k = keras.random.randint((n,), 0, self.prior_components, seed=seeds[0])
+            return batch_random(
+                keras.random.uniform, shape, minval=-1.0, maxval=1.0, seed=seeds[0]
+            )
+        k = batch_random(
+            keras.random.randint, (n,), minval=0, maxval=self.prior_components, seed=seeds[0]
+        )
         angle = ops.cast(k, "float32") * (2.0 * math.pi / self.prior_components)
         mean = MIXTURE_RADIUS * ops.stack([ops.cos(angle), ops.sin(angle)], axis=-1)
         mean = ops.pad(mean, [[0, 0], [0, self.latent_dim - 2]])
-        return mean + MIXTURE_STD * keras.random.normal(shape, seed=seeds[1])
+        return mean + MIXTURE_STD * batch_random(keras.random.normal, shape, seed=seeds[1])
 
     def sample(self, n, seed=None):
         """Decode `n` prior draws to images in [0, 1]."""

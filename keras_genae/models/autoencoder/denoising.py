@@ -3,6 +3,7 @@
 from keras import ops
 import keras
 
+from keras_genae.distribute import batch_random
 from keras_genae.models.autoencoder.autoencoder import Autoencoder
 from keras_genae.models.base import register_architecture
 from keras_genae.utils.validation import check_choice
@@ -62,9 +63,11 @@ class DenoisingAutoencoder(Autoencoder):
         x = ops.cast(x, "float32")
         seed = self._sample_seed(seed)
         if self.noise_type == "gaussian":
-            noise = keras.random.normal(ops.shape(x), stddev=self.noise_level, seed=seed)
+            noise = batch_random(
+                keras.random.normal, ops.shape(x), stddev=self.noise_level, seed=seed
+            )
             return ops.clip(x + noise, 0.0, 1.0)
-        keep = keras.random.uniform(ops.shape(x), seed=seed) >= self.noise_level
+        keep = batch_random(keras.random.uniform, ops.shape(x), seed=seed) >= self.noise_level
         return x * ops.cast(keep, x.dtype)
 
     def get_config(self):

@@ -6,6 +6,7 @@ import keras
 from keras import layers
 from keras import ops
 
+from keras_genae.distribute import batch_random
 from keras_genae.models.base import GenerativeAutoencoder
 from keras_genae.models.base import TrainPhase
 from keras_genae.models.base import register_architecture
@@ -243,7 +244,7 @@ class DCGAN(MultiOptimizerMixin, GenerativeAutoencoder):
 
     def sample_latent(self, n, seed=None):
         """`n` draws `(n, latent_dim)` from the N(0, I) noise prior."""
-        return keras.random.normal((n, self.latent_dim), seed=self._sample_seed(seed))
+        return batch_random(keras.random.normal, (n, self.latent_dim), seed=self._sample_seed(seed))
 
     def sample(self, n, seed=None):
         """Generate `n` images in [0, 1] (generator in inference mode)."""

@@ -5,6 +5,7 @@ import math
 import keras
 from keras import ops
 
+from keras_genae.distribute import batch_random
 from keras_genae.models.autoencoder.autoencoder import Autoencoder
 from keras_genae.models.base import register_architecture
 from keras_genae.models.losses import bernoulli_nll
@@ -103,7 +104,7 @@ class VAE(Autoencoder):
 
     def reparameterize(self, mean, log_var, seed=None):
         """Draw `z = mean + exp(0.5 * log_var) * eps`, `eps ~ N(0, I)`."""
-        eps = keras.random.normal(ops.shape(mean), seed=self._sample_seed(seed))
+        eps = batch_random(keras.random.normal, ops.shape(mean), seed=self._sample_seed(seed))
         return mean + ops.exp(0.5 * log_var) * eps
 
     def sample(self, n, seed=None):

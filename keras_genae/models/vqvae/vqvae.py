@@ -161,10 +161,7 @@ class VQVAE(GenerativeAutoencoder):
         loss = rec + self.commitment_cost * commitment
         if not self.use_ema:
             loss = loss + codebook
-        counts = ops.sum(
-            ops.one_hot(ops.reshape(indices, (-1,)), self.num_embeddings, dtype="float32"),
-            axis=0,
-        )
+        counts = self.quantizer.code_counts(indices)
         return {
             "loss": loss,
             "reconstruction_loss": rec,

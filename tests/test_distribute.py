@@ -1,0 +1,178 @@
+"""Training under `tf.distribute.MirroredStrategy` equals single-device
+training on the same global batch, for every family.
+
+The CPU is split into 2 logical devices, which must happen before
+TensorFlow initializes its devices, so the comparison runs in one
+subprocess (this file run as a script), which writes its measurements as
+JSON; the tests below check them. Each family trains for one epoch
+(2 steps of a global batch of 32, so 16 images per replica) from the same
+initial weights and RNG state, once on one device and once under the
+strategy, with SGD (Adam's update is invariant to the scale of the
+gradient, so it would hide a wrong loss scaling).
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Configurations that exercise the cross-replica code paths: BatchNorm in
+# the conv stacks and in the DCGAN generator, every random draw (denoising
+# noise, VAE eps, AAE mixture prior with its randint), the VQ EMA codebook
+# with dead-code restarts (all-reduce and all-gather).
+CASES = {
+    "Autoencoder": dict(use_batchnorm=True),
+    "DenoisingAutoencoder": dict(noise_type="gaussian"),
+    "VAE": dict(use_batchnorm=True),
+    "VQVAE": dict(use_ema=True, ema_decay=0.9, dead_code_threshold=0.5),
+    "VQVAE-gradient": dict(use_ema=False),
+    "AdversarialAutoencoder": dict(prior="mixture"),
+    "DCGAN": dict(),
+}
+GLOBAL_BATCH = 32
+STEPS = 2
+# SGD learning rates; the VAE's loss is a sum over pixels, in nats.
+LEARNING_RATES = {"VAE": 2e-4}
+RTOL, ATOL = 1e-4, 1e-5
+
+
+# ------------------------------------------------------------ subprocess
+def _worker(out_path):
+    os.environ["KERAS_BACKEND"] = "tensorflow"
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * 2
+    )
+    import keras
+    import numpy as np
+
+    sys.path.insert(0, ROOT)
+    import keras_genae
+    from tests.helpers import load_test_images
+    from tests.helpers import tiny_model
+
+    x = load_test_images("mnist", GLOBAL_BATCH * STEPS)[0]
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    assert strategy.num_replicas_in_sync == 2
+
+    def make(name, init=None):
+        cls = keras_genae.models.ARCHITECTURES[name.split("-")[0]]
+        keras.utils.set_random_seed(0)
+        model = tiny_model(cls, seed=0, **CASES[name])
+        if init is not None:
+            model.set_weights(init)
+        # Multi-optimizer models give each phase a copy of the template.
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=LEARNING_RATES.get(name, 0.02)))
+        return model
+
+    def train(model):
+        history = model.fit(
+            x, batch_size=GLOBAL_BATCH, epochs=1, shuffle=False, verbose=0
+        ).history
+        logs = {k: float(v[-1]) for k, v in history.items()}
+        evaluation = model.evaluate(x, batch_size=GLOBAL_BATCH, verbose=0, return_dict=True)
+        weights = [np.asarray(w.numpy(), dtype="float64") for w in model.weights]
+        return logs, {k: float(v) for k, v in evaluation.items()}, weights
+
+    results = {}
+    for name in CASES:
+        print(name, file=sys.stderr, flush=True)
+        single = make(name)
+        init = single.get_weights()
+        paths = [w.path.split("/", 1)[-1] for w in single.weights]
+        before = [np.asarray(w.numpy(), dtype="float64") for w in single.weights]
+        logs_1, eval_1, w_1 = train(single)
+        with strategy.scope():
+            mirrored = make(name, init)
+        logs_2, eval_2, w_2 = train(mirrored)
+        # Every replica holds the same values of each mirrored variable.
+        replicas_agree = all(
+            np.array_equal(
+                *[np.asarray(v) for v in strategy.experimental_local_results(w.value)]
+            )
+            for w in mirrored.weights
+        )
+        synced_bn = [
+            layer.synchronized for layer in mirrored._flatten_layers()
+            if isinstance(layer, keras.layers.BatchNormalization)
+        ]
+        diffs = {}
+        assert len(w_1) == len(w_2)
+        for path, a, b, a0 in zip(paths, w_1, w_2, before):
+            diffs[path] = {
+                "max_abs_diff": float(np.max(np.abs(a - b))) if a.size else 0.0,
+                "allclose": bool(np.allclose(a, b, rtol=RTOL, atol=ATOL)),
+                "moved": float(np.max(np.abs(a - a0))) if a.size else 0.0,
+            }
+        results[name] = {
+            "logs_single": logs_1,
+            "logs_mirrored": logs_2,
+            "eval_single": eval_1,
+            "eval_mirrored": eval_2,
+            "weights": diffs,
+            "replicas_agree": replicas_agree,
+            "synced_bn": synced_bn,
+        }
+    with open(out_path, "w") as f:
+        json.dump(results, f)
+
+
+# ------------------------------------------------------------ the tests
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("distribute") / "results.json"
+    env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), str(out)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    with open(out) as f:
+        return json.load(f)
+
+
+def _close(a, b):
+    return abs(a - b) <= ATOL + RTOL * abs(b) + 1e-4 * abs(b)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_mirrored_epoch_matches_single_device(results, name):
+    r = results[name]
+    bad = {p: d for p, d in r["weights"].items() if not d["allclose"]}
+    assert not bad, f"weights differ from single-device training: {bad}"
+    # The comparison is meaningful: training moved the weights far more
+    # than the tolerance.
+    moved = max(d["moved"] for d in r["weights"].values())
+    assert moved > 1e3 * ATOL
+    assert r["logs_single"].keys() == r["logs_mirrored"].keys()
+    for key, value in r["logs_single"].items():
+        assert _close(r["logs_mirrored"][key], value), (key, r["logs_mirrored"][key], value)
+    for key, value in r["eval_single"].items():
+        assert _close(r["eval_mirrored"][key], value), (key, r["eval_mirrored"][key], value)
+    assert r["replicas_agree"], "the replicas' copies of a variable diverged"
+
+
+def test_batchnorm_is_synchronized_under_the_strategy(results):
+    assert results["Autoencoder"]["synced_bn"] and all(results["Autoencoder"]["synced_bn"])
+    assert results["DCGAN"]["synced_bn"] and all(results["DCGAN"]["synced_bn"])
+
+
+def test_vq_ema_statistics_and_codebook_metrics_are_global(results):
+    r = results["VQVAE"]
+    for key in ("quantizer/codebook", "quantizer/ema_cluster_size", "quantizer/usage"):
+        (path,) = [p for p in r["weights"] if p.endswith(key)]
+        assert r["weights"][path]["moved"] > 1e-3, path
+        assert r["weights"][path]["allclose"], path
+    # Perplexity and usage come from the histogram summed over replicas.
+    assert _close(r["logs_mirrored"]["perplexity"], r["logs_single"]["perplexity"])
+    assert _close(r["logs_mirrored"]["codebook_usage"], r["logs_single"]["codebook_usage"])
+
+
+if __name__ == "__main__":
+    _worker(sys.argv[1])
