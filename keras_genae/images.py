@@ -144,7 +144,7 @@ def save_grid(images, path, ncols=None, padding=2, pad_value=1.0, scale=1):
     Example:
     >>> model = keras_genae.load("vae_mnist")
     >>> save_grid(model.sample(64, seed=0), "samples.png", scale=2)
-    (482, 482)
+    (466, 466)
     """
     grid = make_grid(images, ncols=ncols, padding=padding, pad_value=pad_value, scale=scale)
     save_image(grid, path)
