@@ -58,3 +58,19 @@ def test_shipped_checkpoint_loads_offline_and_meets_its_floor(name, tmp_path, mo
             assert metrics[key] <= floor + MARGINS[key], (key, metrics[key])
     for value in metrics.values():
         assert np.isfinite(value)
+
+
+def test_fine_tune_vae_mnist_on_fashion_mnist():
+    """The issue's fine-tuning check: a pretrained model is ready for `fit`."""
+    import keras
+
+    from tests.helpers import load_test_images
+
+    keras.utils.set_random_seed(0)
+    model = keras_genae.load("vae_mnist")
+    x, _ = load_test_images("fashion_mnist", 256)
+    before = model.evaluate(x, batch_size=64, verbose=0, return_dict=True)
+    history = model.fit(x, epochs=1, batch_size=32, verbose=0)
+    after = model.evaluate(x, batch_size=64, verbose=0, return_dict=True)
+    assert np.all(np.isfinite(history.history["loss"]))
+    assert np.isfinite(after["loss"]) and after["loss"] < before["loss"]
