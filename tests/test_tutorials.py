@@ -31,7 +31,7 @@ EXPECTED = {
          "grids_ema/reconstructions_epoch_000.png", "grids_ema/reconstructions_epoch_002.png"],
     ),
     "04_vae_latent_space.py": (
-        ["vae_mnist"], ["latent_scatter.png", "latent_grid.png", "kl_per_dimension.png"],
+        ["vae_mnist"], ["latent_scatter.png", "latent_grid.png", "latent_grid_lda.png", "kl_per_dimension.png"],
     ),
     "05_denoising_and_inpainting.py": (
         ["dae_mnist"], ["denoising.png", "denoising_psnr.png", "inpainting.png"],

@@ -15,7 +15,9 @@ latent vector, here of 32 dimensions; the prior is N(0, I). Three views of
 that space:
 
 1. a **2-D scatter** of the posterior means of test digits, coloured by
-   their label: the two principal components (PCA) of the 32-d means;
+   their label, in two linear projections of the 32-d means: the two
+   principal components (PCA, which ignores the labels) and the two
+   discriminant directions (LDA, which uses them);
 2. a **decoded grid**: points of that 2-D plane, mapped back into the
    latent space and decoded;
 3. the **KL divergence per dimension**: a VAE typically switches off some
@@ -72,27 +74,42 @@ mean, log_var = np.concatenate(means), np.concatenate(log_vars)
 print("Posterior means:", mean.shape)
 
 """
-## A 2-D view: principal components
+## Two 2-D views: principal components and discriminant directions
 
 PCA finds the two orthogonal directions along which the means vary most.
-Projecting on them gives a faithful 2-D picture of the dominant structure
-(a VAE trained with `latent_dim=2` could be plotted directly, at the cost of
-blurrier reconstructions).
+With 32 active dimensions, two of them hold only a small part of the
+variance, so the digits overlap in that view even though the encoder
+separates them well in 32-d. Linear discriminant analysis (LDA) instead
+picks the two directions that best separate the labels (the leading
+eigenvectors of `inv(S_within) @ S_between`). Both are linear maps
+`projected = (mean - center) @ W.T`, so a point of the plane maps back to
+the latent space as `center + plane @ pinv(W.T)`.
 """
 
 center = mean.mean(axis=0)
 _, singular_values, components = np.linalg.svd(mean - center, full_matrices=False)
-pcs = components[:2]  # (2, latent_dim)
-projected = (mean - center) @ pcs.T
+pca = components[:2]  # (2, latent_dim), orthonormal rows
 explained = singular_values**2 / np.sum(singular_values**2)
-print(f"The first two components explain {100 * explained[:2].sum():.0f}% of the variance of the means")
+print(f"The first two principal components explain {100 * explained[:2].sum():.0f}% of the variance")
 
-fig, ax = plt.subplots(figsize=(6.5, 5.5))
-scatter = ax.scatter(projected[:, 0], projected[:, 1], c=labels, cmap="tab10", s=6, alpha=0.8)
-ax.legend(*scatter.legend_elements(), title="digit", loc="best", fontsize=8, markerscale=0.8)
-ax.set_xlabel(f"PC 1 ({100 * explained[0]:.0f}% of variance)")
-ax.set_ylabel(f"PC 2 ({100 * explained[1]:.0f}% of variance)")
-ax.set_title("vae_mnist: posterior means of test digits")
+within = sum(np.cov(mean[labels == c].T) * (np.sum(labels == c) - 1) for c in np.unique(labels))
+class_means = np.stack([mean[labels == c].mean(axis=0) for c in np.unique(labels)])
+counts = np.array([np.sum(labels == c) for c in np.unique(labels)])
+between = ((class_means - center).T * counts) @ (class_means - center)
+eigenvalues, eigenvectors = np.linalg.eig(np.linalg.solve(within + 1e-6 * np.eye(len(center)), between))
+lda = np.real(eigenvectors[:, np.argsort(-np.real(eigenvalues))[:2]]).T
+lda /= np.linalg.norm(lda, axis=1, keepdims=True)
+
+views = {"PCA": pca, "LDA": lda}
+projections = {name: (mean - center) @ w.T for name, w in views.items()}
+fig, axes = plt.subplots(1, 2, figsize=(12, 5.5))
+for ax, (name, projected) in zip(axes, projections.items()):
+    scatter = ax.scatter(projected[:, 0], projected[:, 1], c=labels, cmap="tab10", s=5, alpha=0.7)
+    ax.set_xlabel(f"{name} 1")
+    ax.set_ylabel(f"{name} 2")
+    ax.set_title(f"{name} of the posterior means")
+axes[1].legend(*scatter.legend_elements(), title="digit", loc="best", fontsize=8, markerscale=0.8)
+fig.suptitle("vae_mnist: test digits in its latent space")
 fig.tight_layout()
 fig.savefig(os.path.join(args.out, "latent_scatter.png"), dpi=100)
 plt.close(fig)
@@ -100,19 +117,23 @@ plt.close(fig)
 """
 ## Decode a grid of latent points
 
-Each point `(u, v)` of a regular grid over the scatter (within 2 standard
-deviations of the projections) is mapped back to the latent space as
-`center + u * pc1 + v * pc2` and decoded. Neighbouring images change
-smoothly: the decoder is continuous in the latent space.
+Each point `(u, v)` of a regular grid over a scatter (within 2 standard
+deviations of the projections) is mapped back to the latent space and
+decoded. Neighbouring images change smoothly: the decoder is continuous in
+the latent space. The PCA plane follows the main variations of style and
+shape; the LDA plane runs through the digit classes.
 """
 
-span = 2.0 * projected.std(axis=0)
-us = np.linspace(-span[0], span[0], GRID)
-vs = np.linspace(span[1], -span[1], GRID)  # top row = high PC 2, as in the scatter
-plane = np.array([[u, v] for v in vs for u in us])
-decoded = ops.convert_to_numpy(vae.decode(center + plane @ pcs))
-images.save_grid(decoded, os.path.join(args.out, "latent_grid.png"), ncols=GRID, padding=1, scale=2)
-print("Saved latent_grid.png:", GRID, "x", GRID, "decoded points")
+for name, w in views.items():
+    projected = projections[name]
+    span = 2.0 * projected.std(axis=0)
+    us = np.linspace(-span[0], span[0], GRID)
+    vs = np.linspace(span[1], -span[1], GRID)  # top row = high second coordinate, as in the scatter
+    plane = np.array([[u, v] for v in vs for u in us])
+    decoded = ops.convert_to_numpy(vae.decode(center + plane @ np.linalg.pinv(w.T)))
+    path = os.path.join(args.out, "latent_grid.png" if name == "PCA" else "latent_grid_lda.png")
+    images.save_grid(decoded, path, ncols=GRID, padding=1, scale=2)
+    print(f"Saved {os.path.basename(path)}: {GRID} x {GRID} points of the {name} plane")
 
 """
 ## Active latent dimensions
@@ -144,6 +165,6 @@ plt.close(fig)
 - Sample from the prior with `vae.sample(64, seed=0)`: prior draws land
   where the encoder put the digits only if the aggregate posterior matches
   the prior; compare the scatter of `images.prior_latents(vae, 1000)`
-  projected on the same components.
+  projected on the same directions.
 """
 print("Figures in", args.out)
