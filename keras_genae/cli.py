@@ -230,7 +230,10 @@ def cmd_interpolate(args):
         else:
             pool = _input_images(argparse.Namespace(images=None, n=None), model, args.name)
             rng = np.random.default_rng(args.seed)
-            pairs = np.stack([pool[rng.choice(len(pool), 2, replace=False)] for _ in range(args.rows)])
+            if 2 * args.rows <= len(pool):  # distinct images in every strip
+                pairs = pool[rng.permutation(len(pool))[:2 * args.rows]].reshape((args.rows, 2) + pool.shape[1:])
+            else:
+                pairs = np.stack([pool[rng.choice(len(pool), 2, replace=False)] for _ in range(args.rows)])
         encode = getattr(model, "encode_continuous", model.encode)
         ends = [_numpy(encode(p)) for p in pairs]
         source = "encoded images"
