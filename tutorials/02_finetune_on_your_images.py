@@ -41,7 +41,6 @@ from PIL import Image
 from PIL import ImageDraw
 
 import keras_genae
-from keras_genae import images
 from keras_genae.data import from_directory
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])

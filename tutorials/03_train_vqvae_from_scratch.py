@@ -4,7 +4,7 @@ Author: keras-genae contributors
 Date created: 2026/11/22
 Last modified: 2026/11/22
 Description: Train two VQ-VAEs on MNIST, one with a gradient-learned codebook and one with an EMA codebook and dead-code restarts, and follow the share of codes in use epoch by epoch.
-Accelerator: None (about 10 minutes on a 2-core CPU; seconds with --fast)
+Accelerator: None (about 15 minutes on a shared 2-core CPU; seconds with --fast)
 """
 
 """
@@ -98,9 +98,19 @@ for name, options in variants.items():
 """
 ## Codebook usage over epochs
 
-`codebook_usage` is measured over each training epoch. The gradient-learned
-codebook tends to settle on a fraction of its codes; the EMA codebook with
-restarts keeps more of them in use.
+Both metrics are measured over each training epoch. `codebook_usage` counts
+the codes chosen at least once; `perplexity` says how evenly they are
+chosen (it equals the number of codes when all are used equally often), so
+look at both. In our runs (November 2026, CPU): with `--fast` (2 epochs on
+512 images) the gradient-learned codebook collapsed to about a third of its
+codes while the EMA codebook kept most of them; over the full 8 epochs on
+20,000 images the gradient-learned codebook recovered most codes (122 of
+128 on the test split) but stayed less even (perplexity about 73 against
+99 for EMA with restarts, which used all 128). The reconstruction error was
+about the same, in fact slightly lower for the gradient codebook: on MNIST,
+128 codes are more than the data needs. Full usage matters more with large
+codebooks and harder data: the shipped `vqvae_cifar10` uses all 512 of its
+codes.
 """
 
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
