@@ -167,6 +167,10 @@ def markdown_table(manifest=None):
         keys = [k for k in ("psnr", "ssim", "psnr_gain", "neg_elbo", "bits_per_dim",
                             "codebook_usage", "perplexity", "frechet_distance",
                             "discriminator_accuracy") if k in m]
+        if m.get("neg_elbo", 0) < 0:  # a continuous density: bits/dim says it
+            keys.remove("neg_elbo")
+        if "psnr_gain" in m:
+            keys.insert(keys.index("psnr_gain"), "noisy_psnr")
         shown = ", ".join(f"{k} {m[k]:.4g}" for k in keys)
         floor = FLOORS.get(name)
         floor_text = "-"

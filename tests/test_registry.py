@@ -56,9 +56,15 @@ def test_shipped_manifest_is_valid_and_has_no_placeholder_entries(monkeypatch):
     assert path == Path(keras_genae.__file__).parent / "weights_manifest.json"
     data = json.loads(path.read_text())
     registry.validate_manifest(data)
-    # Real checkpoints arrive with the zoo; until then the manifest is empty.
-    assert data["models"] == {}
-    assert keras_genae.list_models() == []
+    # Every entry is a real checkpoint bundled in the package, whose files
+    # match the manifest's hashes (validate_manifest already refuses
+    # placeholder revisions and hashes).
+    assert keras_genae.list_models() == sorted(data["models"])
+    for name, entry in data["models"].items():
+        bundled = path.parent / "checkpoints" / name
+        for filename, info in entry["files"].items():
+            assert registry.file_digest(bundled / filename) == (info["sha256"], info["size"]), (
+                name, filename)
 
 
 def test_one_source_of_truth_shipped_as_package_data():
