@@ -132,7 +132,10 @@ def cmd_list(args):
         entry = models[name]
         metrics = entry["metrics"]
         keys = KEY_METRICS.get(entry["architecture"], ()) + _DEFAULT_KEYS
-        key = next((k for k in keys if k in metrics), None)
+        # A negative ELBO below zero is a continuous density (Gaussian VAE):
+        # not the nats figure readers expect, so another metric is shown.
+        key = next((k for k in keys if k in metrics
+                    and not (k == "neg_elbo" and metrics[k] < 0)), None)
         params = _card_metadata(name).get("parameter_count")
         rows.append((
             name, entry["architecture"], entry["dataset"],
