@@ -81,6 +81,8 @@ Everything above applies across workers. Also:
   batch are disjoint.
 - Initial weights and RNG states are broadcast from the chief when the
   variables are created, so workers start identical even with `seed=None`.
+- Keras 3.15's train function fails on scalar logs under this strategy
+  (tensorflow/tensorflow#72388); the trainer works around it.
 - Save from every worker (collective ops may run while saving), the chief
   to the real path and the others to temporary ones, e.g.
   `keras_genae.save_pretrained(model, out if is_chief else tempfile.mkdtemp())`

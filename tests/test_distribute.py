@@ -1,5 +1,6 @@
 """Training under `tf.distribute.MirroredStrategy` equals single-device
-training on the same global batch, for every family.
+training on the same global batch, for every family; and so does a
+2-worker `MultiWorkerMirroredStrategy` cluster on localhost (TF_CONFIG).
 
 The CPU is split into 2 logical devices, which must happen before
 TensorFlow initializes its devices, so the comparison runs in one
@@ -12,6 +13,7 @@ gradient, so it would hide a wrong loss scaling).
 """
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -82,7 +84,6 @@ def _worker(out_path):
 
     results = {}
     for name in CASES:
-        print(name, file=sys.stderr, flush=True)
         single = make(name)
         init = single.get_weights()
         paths = [w.path.split("/", 1)[-1] for w in single.weights]
@@ -119,6 +120,21 @@ def _worker(out_path):
             "replicas_agree": replicas_agree,
             "synced_bn": synced_bn,
         }
+    # jit_compile=True cannot compile a multi-device step: fit warns and
+    # trains without XLA.
+    import warnings
+
+    with strategy.scope():
+        model = tiny_model(keras_genae.Autoencoder)
+        model.compile(jit_compile=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = model.fit(x, batch_size=GLOBAL_BATCH, epochs=1, verbose=0).history
+    results["jit_fallback"] = {
+        "warned": any("jit_compile=True is not supported" in str(w.message) for w in caught),
+        "jit_compile": bool(model.jit_compile),
+        "loss": float(history["loss"][-1]),
+    }
     with open(out_path, "w") as f:
         json.dump(results, f)
 
@@ -149,7 +165,7 @@ def test_mirrored_epoch_matches_single_device(results, name):
     # The comparison is meaningful: training moved the weights far more
     # than the tolerance.
     moved = max(d["moved"] for d in r["weights"].values())
-    assert moved > 1e3 * ATOL
+    assert moved > 500 * ATOL
     assert r["logs_single"].keys() == r["logs_mirrored"].keys()
     for key, value in r["logs_single"].items():
         assert _close(r["logs_mirrored"][key], value), (key, r["logs_mirrored"][key], value)
@@ -163,6 +179,12 @@ def test_batchnorm_is_synchronized_under_the_strategy(results):
     assert results["DCGAN"]["synced_bn"] and all(results["DCGAN"]["synced_bn"])
 
 
+def test_jit_compile_falls_back_with_a_warning_under_the_strategy(results):
+    r = results["jit_fallback"]
+    assert r["warned"] and not r["jit_compile"]
+    assert math.isfinite(r["loss"])
+
+
 def test_vq_ema_statistics_and_codebook_metrics_are_global(results):
     r = results["VQVAE"]
     for key in ("quantizer/codebook", "quantizer/ema_cluster_size", "quantizer/usage"):
@@ -174,5 +196,86 @@ def test_vq_ema_statistics_and_codebook_metrics_are_global(results):
     assert _close(r["logs_mirrored"]["codebook_usage"], r["logs_single"]["codebook_usage"])
 
 
+# ------------------------------------------------- MultiWorkerMirroredStrategy
+def _multi_worker(out_path):
+    """One worker of a 2-worker cluster (TF_CONFIG), or, without TF_CONFIG,
+    the single-device reference: one epoch of a VAE with BatchNorm."""
+    os.environ["KERAS_BACKEND"] = "tensorflow"
+    import tensorflow as tf
+
+    strategy = tf.distribute.MultiWorkerMirroredStrategy() if "TF_CONFIG" in os.environ else None
+    import keras
+    import numpy as np
+
+    sys.path.insert(0, ROOT)
+    import keras_genae
+    from tests.helpers import load_test_images
+    from tests.helpers import tiny_model
+
+    x = load_test_images("mnist", GLOBAL_BATCH * STEPS)[0]
+    ds = tf.data.Dataset.from_tensor_slices(x).batch(GLOBAL_BATCH)
+
+    def make():
+        keras.utils.set_random_seed(0)
+        model = tiny_model(keras_genae.VAE, seed=0, use_batchnorm=True)
+        model.compile(optimizer=keras.optimizers.SGD(LEARNING_RATES["VAE"]))
+        return model
+
+    if strategy is None:
+        model = make()
+    else:
+        with strategy.scope():
+            model = make()
+    logs = {k: float(v[-1]) for k, v in model.fit(ds, epochs=1, verbose=0).history.items()}
+    weights = [np.asarray(w.numpy(), "float64").ravel() for w in model.weights]
+    np.save(out_path + ".npy", np.concatenate(weights))
+    with open(out_path + ".json", "w") as f:
+        json.dump(logs, f)
+
+
+def _free_ports(n):
+    import socket
+
+    sockets = [socket.socket() for _ in range(n)]
+    for sock in sockets:
+        sock.bind(("localhost", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def test_multi_worker_strategy_matches_single_device(tmp_path):
+    """Two local workers with TF_CONFIG, as in docs/distributed.md."""
+    import numpy as np
+
+    env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="2")
+    script = [sys.executable, os.path.abspath(__file__), "--multi-worker"]
+    hosts = [f"localhost:{p}" for p in _free_ports(2)]
+    workers = []
+    for index in range(2):
+        config = {"cluster": {"worker": hosts}, "task": {"type": "worker", "index": index}}
+        workers.append(subprocess.Popen(
+            script + [str(tmp_path / f"worker{index}")], cwd=ROOT,
+            env=dict(env, TF_CONFIG=json.dumps(config)),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        ))
+    single = subprocess.run(script + [str(tmp_path / "single")], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert single.returncode == 0, single.stderr[-3000:]
+    for worker in workers:
+        _, err = worker.communicate(timeout=600)
+        assert worker.returncode == 0, err[-3000:]
+    w0, w1, ref = (np.load(tmp_path / f"{n}.npy") for n in ("worker0", "worker1", "single"))
+    np.testing.assert_array_equal(w0, w1)
+    np.testing.assert_allclose(w0, ref, rtol=RTOL, atol=ATOL)
+    logs0, logs_ref = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("worker0", "single"))
+    for key, value in logs_ref.items():
+        assert _close(logs0[key], value), (key, logs0[key], value)
+
+
 if __name__ == "__main__":
-    _worker(sys.argv[1])
+    if sys.argv[1] == "--multi-worker":
+        _multi_worker(sys.argv[2])
+    else:
+        _worker(sys.argv[1])

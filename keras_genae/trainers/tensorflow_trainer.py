@@ -12,11 +12,11 @@ Checks. Without XLA, every loss term passes through
 tensors, so no update is applied after a non-finite loss) and each batch
 through an in-graph range assertion; `translate_errors` turns their errors
 into `NonFiniteLossError` and `ValueError`. XLA drops both ops silently, so
-with `jit_compile=True` the step instead applies each phase's update only
-if the batch is in range and the phase's loss terms are finite
-(`tf.cond`), records the first failure in a status variable, and a
-callback that `fit`/`evaluate` add (`prepare`) raises the same errors
-after the batch.
+with `jit_compile=True` the step instead keeps each phase's update only if
+the batch is in range and the loss terms of this and the earlier phases
+are finite (the weights and optimizer state are selected back otherwise),
+records the first failure in a status variable, and a callback that
+`fit`/`evaluate` add (`prepare`) raises the same errors after the batch.
 """
 
 import contextlib
@@ -130,8 +130,15 @@ def train_step(model, data):
     else:
         x = _check_range(x)
     replicas = _prepare_replicas(model)
+    phases = model.train_phases()
+    if replicas == 1 and not all(p.optimizer.built for p in phases):
+        # Not built by `prepare` (e.g. `train_on_batch`): create the
+        # optimizers' variables outside the function being traced, so it is
+        # traced once and XLA can compile it.
+        with tf.init_scope():
+            model.build_optimizers()
     terms = {}
-    for phase in model.train_phases():
+    for phase in phases:
         loss_fn = phase.loss_fn or (
             lambda x: model.compute_losses(x, training=True)
         )
@@ -156,15 +163,39 @@ def train_step(model, data):
         terms.update(losses)
     if xla:
         _record(model, bad)
-    return model.update_metrics(terms)
+    return _logs(model.update_metrics(terms))
+
+
+def _logs(logs):
+    """Keras 3 reduces the step's logs under `MultiWorkerMirroredStrategy`
+    with `strategy.reduce("MEAN", v, axis=0)`, which fails on scalars
+    ("Invalid reduction dimension 0 for input with 0 dimensions", see
+    tensorflow/tensorflow#72388). Give scalars a length-1 axis there: the
+    reduction then averages over the replicas and that axis, to a scalar."""
+    strategy = tf.distribute.get_strategy()
+    multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and (
+        strategy.extended._in_multi_worker_mode()
+    )
+    if not multi_worker:
+        return logs
+    return {k: tf.reshape(v, [1]) if v.shape.rank == 0 else v for k, v in logs.items()}
 
 
 def _apply_if(ok, phase, grads):
-    def apply():
+    """Apply the phase's update only where `ok`, without `tf.cond`: XLA on
+    CPU ran a step with the update inside a conditional about 20 times
+    slower. The update is applied (from zeroed gradients when not `ok`, so
+    no NaN is computed), then the weights and the optimizer's state
+    (moments, step counter, loss scale) are selected back when not `ok`."""
+    state = list(phase.variables) + [
+        v for v in phase.optimizer.variables if not any(v is w for w in phase.variables)
+    ]
+    before = [tf.identity(v.value if hasattr(v, "value") else v) for v in state]
+    grads = [None if g is None else tf.where(ok, g, tf.zeros_like(g)) for g in grads]
+    with tf.control_dependencies(before):
         phase.optimizer.apply(grads, phase.variables)
-        return tf.constant(True)
-
-    return tf.cond(ok, apply, lambda: tf.constant(False))
+    for v, old in zip(state, before):
+        v.assign(tf.where(ok, v.value if hasattr(v, "value") else v, old))
 
 
 def test_step(model, data):
@@ -178,7 +209,7 @@ def test_step(model, data):
     else:
         x = _check_range(x)
         terms = _guard(model.compute_losses(x, training=False), model.loss_terms)
-    return model.update_metrics(terms)
+    return _logs(model.update_metrics(terms))
 
 
 # ------------------------------------------------------------ fit set-up
