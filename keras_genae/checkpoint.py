@@ -15,7 +15,7 @@ plus a model card:
 - `README.md`: a model card with a usage snippet and the metrics table.
 
 Loading never imports anything named in a config: the class is looked up
-in `keras_genae.models.ARCHITECTURES`, and nested serialized objects (such
+in `keras_genae.models.LOADABLE_MODELS`, and nested serialized objects (such
 as the dtype policy) must be Keras built-ins.
 """
 
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import keras
 
-from keras_genae.models.base import ARCHITECTURES
+from keras_genae.models.base import LOADABLE_MODELS
 from keras_genae.version import __version__
 
 CONFIG_FILE = "config.json"
@@ -72,10 +72,10 @@ def save_checkpoint(model, directory, overwrite=False, **card_fields):
         `Path` of the directory.
     """
     cls = type(model)
-    if ARCHITECTURES.get(cls.__name__) is not cls:
+    if LOADABLE_MODELS.get(cls.__name__) is not cls:
         raise ValueError(
             "`model` must be an instance of a registered keras_genae architecture "
-            f"({sorted(ARCHITECTURES)}). Received: model of type {cls.__name__}"
+            f"({sorted(LOADABLE_MODELS)}). Received: model of type {cls.__name__}"
         )
     unknown = set(card_fields) - set(CARD_FIELDS)
     if unknown:
@@ -189,6 +189,24 @@ def _replace_dir(src, dst):
             old.unlink()
 
 
+def _usage(arch, handle, shape):
+    """The card's usage snippet: the class's own (`card_usage`) or the
+    generative models' one."""
+    custom = getattr(LOADABLE_MODELS.get(arch), "card_usage", None)
+    if custom is not None:
+        return custom(handle, shape)
+    h, w, c = shape
+    return [
+        "import numpy as np",
+        "import keras_genae",
+        "",
+        f'model = keras_genae.load("{handle}")',
+        f"images = np.random.rand(4, {h}, {w}, {c}).astype(\"float32\")  # your images here",
+        "reconstructions = model.reconstruct(images)",
+        "model.fit(images, epochs=1)  # fine-tune: load() returns a compiled model",
+    ]
+
+
 def model_card(metadata):
     """Return the README.md model card for a checkpoint's metadata."""
     name = metadata["name"]
@@ -213,13 +231,7 @@ def model_card(metadata):
         "## Usage",
         "",
         "```python",
-        "import numpy as np",
-        "import keras_genae",
-        "",
-        f'model = keras_genae.load("{handle}")',
-        f"images = np.random.rand(4, {h}, {w}, {c}).astype(\"float32\")  # your images here",
-        "reconstructions = model.reconstruct(images)",
-        "model.fit(images, epochs=1)  # fine-tune: load() returns a compiled model",
+        *_usage(arch, handle, (h, w, c)),
         "```",
         "",
         "## Metrics",
@@ -280,7 +292,7 @@ def check_config(config, source="config"):
     """Raise unless `config` names a registered architecture and holds no
     serialized object other than Keras built-ins.
 
-    Never imports anything: the class is looked up in `ARCHITECTURES`.
+    Never imports anything: the class is looked up in `LOADABLE_MODELS`.
     """
     if not isinstance(config, dict) or not isinstance(config.get("class_name"), str) or not isinstance(
         config.get("config"), dict
@@ -291,15 +303,15 @@ def check_config(config, source="config"):
         )
     class_name = config["class_name"]
     registered = config.get("registered_name")
-    if class_name not in ARCHITECTURES or registered not in (None, class_name, f"keras_genae>{class_name}"):
+    if class_name not in LOADABLE_MODELS or registered not in (None, class_name, f"keras_genae>{class_name}"):
         raise ValueError(
             f"Refusing to load {source}: it names the class {class_name!r} "
             f"(registered_name={registered!r}), which is not a keras_genae architecture. "
-            f"Only the registered architectures {sorted(ARCHITECTURES)} are rebuilt; "
+            f"Only the registered architectures {sorted(LOADABLE_MODELS)} are rebuilt; "
             "nothing named in a config is ever imported."
         )
     _check_nested(config["config"], source, "config")
-    return ARCHITECTURES[class_name]
+    return LOADABLE_MODELS[class_name]
 
 
 def _check_nested(value, source, where):

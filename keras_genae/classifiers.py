@@ -1,26 +1,29 @@
 """Small per-dataset classifiers whose penultimate features define the
 Fréchet distance of `keras_genae.evaluate`.
 
-Train one from the command line (writes `model.weights.h5`, `config.json`
-and `metrics.json` into `--out`):
+They are zoo checkpoints like the generative models (`classifier_mnist`,
+`classifier_fashion_mnist`, `classifier_cifar10`), with recipes in
+`keras_genae.recipes`. Train one from the command line:
 
-    python -m keras_genae.classifiers mnist --data-dir ../shared/data --out ckpt/classifier_mnist
+    python -m keras_genae.train classifier_mnist --data-dir ../shared/data --out ckpt
+
+which writes `ckpt/classifier_mnist` (the checkpoint layout of
+`keras_genae.save_pretrained`) with its test accuracy and the Fréchet
+distance between 10,000 train images and the test set (the scale against
+which model distances are read) in its metrics.
 """
 
-import argparse
-import json
-import math
 import os
-import time
 
 import keras
 from keras import layers
 from keras import ops
 
+from keras_genae.models.base import register_loadable_model
 from keras_genae.utils.validation import check_image_shape
 
 
-@keras.saving.register_keras_serializable(package="keras_genae")
+@register_loadable_model
 class FeatureClassifier(keras.Model):
     """A small VGG-style convolutional classifier with a feature head.
 
@@ -41,10 +44,16 @@ class FeatureClassifier(keras.Model):
         dropout: float. Dropout rate before the logits. Defaults to `0.3`.
         **kwargs: base `keras.Model` arguments.
 
+    References:
+        - Heusel et al., GANs Trained by a Two Time-Scale Update Rule
+          Converge to a Local Nash Equilibrium (the Fréchet distance),
+          https://arxiv.org/abs/1706.08500
+
     Example:
     >>> clf = FeatureClassifier(image_shape=(28, 28, 1), filters=(16, 32))
     >>> clf.features(np.zeros((2, 28, 28, 1), "float32")).shape
     TensorShape([2, 128])
+    >>> clf = keras_genae.load("classifier_mnist")  # the shipped one
     """
 
     def __init__(
@@ -101,6 +110,31 @@ class FeatureClassifier(keras.Model):
         h = self._features(x, training=training)
         return self.logits(self.dropout(h, training=training))
 
+    def compile(self, optimizer="adam", loss=None, metrics=None, **kwargs):
+        """Compile; by default for integer labels (sparse cross-entropy on
+        the logits) with an accuracy metric, so a loaded classifier is
+        ready for `fit(images, labels)`."""
+        if loss is None:
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        if metrics is None:
+            metrics = ["accuracy"]
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    @staticmethod
+    def card_usage(handle, shape):
+        """The usage snippet of the model card."""
+        h, w, c = shape
+        return [
+            "import numpy as np",
+            "import keras_genae",
+            "",
+            f'classifier = keras_genae.load("{handle}")',
+            f"images = np.random.rand(4, {h}, {w}, {c}).astype(\"float32\")  # your images here",
+            "features = classifier.features(images)  # (4, 128): what Fréchet distances compare",
+            "labels = np.argmax(classifier.predict(images), axis=-1)",
+            "# keras_genae.evaluate(model, test_images, classifier=classifier)",
+        ]
+
     def get_config(self):
         config = super().get_config()
         config.update(
@@ -114,26 +148,6 @@ class FeatureClassifier(keras.Model):
             }
         )
         return config
-
-
-#: Architecture and training recipe of each dataset's classifier.
-CLASSIFIER_RECIPES = {
-    "mnist": {
-        "architecture": {"filters": [32, 64], "convs_per_stage": 2, "feature_dim": 128, "dropout": 0.3},
-        "epochs": 4, "batch_size": 128, "learning_rate": 3e-3, "label_smoothing": 0.0,
-        "flip": False, "crop_padding": 0,
-    },
-    "fashion_mnist": {
-        "architecture": {"filters": [32, 64], "convs_per_stage": 2, "feature_dim": 128, "dropout": 0.3},
-        "epochs": 6, "batch_size": 128, "learning_rate": 3e-3, "label_smoothing": 0.1,
-        "flip": True, "crop_padding": 0,
-    },
-    "cifar10": {
-        "architecture": {"filters": [32, 64, 128], "convs_per_stage": 2, "feature_dim": 128, "dropout": 0.3},
-        "epochs": 7, "batch_size": 128, "learning_rate": 3e-3, "label_smoothing": 0.1,
-        "flip": True, "crop_padding": 4,
-    },
-}
 
 
 def augment_batch(images, labels, flip, crop_padding, seed=None):
@@ -158,168 +172,113 @@ def augment_batch(images, labels, flip, crop_padding, seed=None):
     return images, labels
 
 
-def save_classifier(classifier, directory, metrics=None):
-    """Write `config.json`, `model.weights.h5` (and `metrics.json`)."""
-    os.makedirs(directory, exist_ok=True)
-    config = {"class_name": "FeatureClassifier", "config": classifier.get_config()}
-    with open(os.path.join(directory, "config.json"), "w") as f:
-        json.dump(config, f, indent=2)
-    # A fresh copy, so that the file holds no optimizer state.
-    bare = FeatureClassifier.from_config(classifier.get_config())
-    bare.set_weights(classifier.get_weights())
-    bare.save_weights(os.path.join(directory, "model.weights.h5"))
-    if metrics is not None:
-        with open(os.path.join(directory, "metrics.json"), "w") as f:
-            json.dump(metrics, f, indent=2)
-
-
-def load_classifier(directory):
-    """Rebuild a `FeatureClassifier` saved by `save_classifier`."""
-    path = os.path.join(os.fspath(directory), "config.json")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"`directory` must hold a classifier's config.json and model.weights.h5. "
-            f"Received: directory={os.fspath(directory)!r}"
-        )
-    with open(path) as f:
-        config = json.load(f)
-    if config.get("class_name") != "FeatureClassifier":
-        raise ValueError(
-            f"{path!r} does not describe a FeatureClassifier. "
-            f"Received class_name={config.get('class_name')!r}"
-        )
-    classifier = FeatureClassifier.from_config(config["config"])
-    classifier.load_weights(os.path.join(os.fspath(directory), "model.weights.h5"))
-    return classifier
-
-
-def train_classifier(
-    name,
-    data_dir=None,
-    epochs=None,
-    out=None,
-    batch_size=None,
-    limit=None,
-    seed=0,
-    verbose=1,
-):
-    """Train the feature classifier of a dataset with its recipe.
-
-    Trains on the full train split (or its first `limit` images), reports
-    the accuracy on the full test split, and also the Fréchet distance
-    between 10,000 train images and the test set in the classifier's
-    features: the scale against which model distances are read.
-
-    Args:
-        name: `"mnist"`, `"fashion_mnist"` or `"cifar10"`.
-        data_dir: str or None. See `keras_genae.data.load_dataset`.
-        epochs: int or None. Defaults to the recipe's.
-        out: str or None. Folder to write the classifier and
-            `metrics.json` to. Defaults to `None` (not saved).
-        batch_size: int or None. Defaults to the recipe's.
-        limit: int or None. Train on the first `limit` images only.
-        seed: int. Seed of initialization, shuffling and augmentation.
-            Defaults to `0`.
-        verbose: int. Keras verbosity. Defaults to `1`.
-
-    Returns:
-        `(classifier, metrics)`.
-
-    Example:
-    >>> clf, metrics = train_classifier("mnist", data_dir="../shared/data",
-    ...     out="ckpt/classifier_mnist")
-    >>> metrics["test_accuracy"]
-    """
-    import tensorflow as tf
-
+# ------------------------------------------------------------- recipes
+def build_classifier(recipe, steps_per_epoch):
+    """The classifier of a `FeatureClassifier` recipe, compiled with AdamW
+    (linear warmup over the first 10% of the steps, then cosine decay to
+    0), cross-entropy with the recipe's label smoothing, and accuracy."""
     from keras_genae import data
-    from keras_genae import fid
 
-    data.check_dataset_name(name)
-    recipe = CLASSIFIER_RECIPES[name]
-    epochs = epochs or recipe["epochs"]
-    batch_size = batch_size or recipe["batch_size"]
-    keras.utils.set_random_seed(seed)
-    train = data.load_dataset(name, "train", batch_size=batch_size, seed=seed,
-                              with_labels=True, data_dir=data_dir, limit=limit)
-    flip, pad = recipe["flip"], recipe["crop_padding"]
-    train = train.map(
-        lambda x, y: augment_batch(x, tf.one_hot(y, 10), flip, pad),
-        num_parallel_calls=tf.data.AUTOTUNE,
-    ).prefetch(tf.data.AUTOTUNE)
-    test = data.load_dataset(name, "test", batch_size=500, with_labels=True,
-                             data_dir=data_dir, cache=False)
-    test = test.map(lambda x, y: (x, tf.one_hot(y, 10)))
-
-    classifier = FeatureClassifier(image_shape=data.DATASETS[name], **recipe["architecture"])
-    # Linear warmup over the first 10% of the steps, then cosine decay to 0.
-    steps = int(train.cardinality()) * epochs
+    options = dict(recipe.options)
+    classifier = FeatureClassifier(image_shape=data.DATASETS[recipe.dataset], **recipe.config)
+    steps = max(1, steps_per_epoch * recipe.epochs)
     warmup = max(1, steps // 10)
     schedule = keras.optimizers.schedules.CosineDecay(
-        recipe["learning_rate"] / 10, max(1, steps - warmup),
-        warmup_target=recipe["learning_rate"], warmup_steps=warmup,
+        recipe.learning_rate / 10, max(1, steps - warmup),
+        warmup_target=recipe.learning_rate, warmup_steps=warmup,
     )
     classifier.compile(
-        optimizer=keras.optimizers.AdamW(schedule, weight_decay=5e-4),
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=options.get("weight_decay", 5e-4)),
         loss=keras.losses.CategoricalCrossentropy(
-            from_logits=True, label_smoothing=recipe["label_smoothing"]
+            from_logits=True, label_smoothing=options.get("label_smoothing", 0.0)
         ),
         metrics=["accuracy"],
         jit_compile=False,  # XLA compiles slowly and runs slower on CPU here
     )
-    start = time.time()
-    history = classifier.fit(train, epochs=epochs, verbose=verbose, shuffle=False,
-                             callbacks=[keras.callbacks.TerminateOnNaN()])
-    train_time = time.time() - start
-    loss, accuracy = classifier.evaluate(test, verbose=0)
-    reference = data.load_dataset(name, "train", batch_size=500, shuffle=True, seed=seed,
-                                  data_dir=data_dir, cache=False, limit=limit).take(20)
-    scale = fid.frechet_distance_between(classifier, reference, test.map(lambda x, y: x))
-    metrics = {
-        "dataset": name,
-        "test_accuracy": float(accuracy),
-        "test_loss": float(loss),
-        "frechet_distance_train_test": float(scale),
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "train_limit": limit,
-        "train_time_s": round(train_time, 1),
-        "seconds_per_epoch": round(train_time / epochs, 1),
-        "final_train_accuracy": float(history.history["accuracy"][-1]),
-        "seed": seed,
-        "recipe": recipe,
-        "keras_version": keras.__version__,
-    }
-    if not all(math.isfinite(v) for v in (loss, accuracy)):
-        raise FloatingPointError(f"Classifier training diverged: {metrics}")
-    if out is not None:
-        save_classifier(classifier, out, metrics)
-    return classifier, metrics
+    return classifier
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m keras_genae.classifiers",
-        description="Train the feature classifier of a dataset.",
-    )
-    parser.add_argument("dataset", choices=sorted(CLASSIFIER_RECIPES))
-    parser.add_argument("--data-dir", default=None,
-                        help="folder with <dataset>.npz (default: $KERAS_GENAE_DATA, else TFDS)")
-    parser.add_argument("--out", default=None, help="output folder (default: classifier_<dataset>)")
-    parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--batch-size", type=int, default=None)
-    parser.add_argument("--limit", type=int, default=None, help="train on the first N images")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--verbose", type=int, default=1)
-    args = parser.parse_args(argv)
-    out = args.out or f"classifier_{args.dataset}"
-    _, metrics = train_classifier(
-        args.dataset, data_dir=args.data_dir, epochs=args.epochs, out=out,
-        batch_size=args.batch_size, limit=args.limit, seed=args.seed, verbose=args.verbose,
-    )
-    print(json.dumps({k: v for k, v in metrics.items() if k != "recipe"}, indent=2))
-    print(f"Wrote {out}/model.weights.h5, config.json and metrics.json")
+def training_data(recipe, split="train", data_dir=None):
+    """The augmented `(images, one_hot_labels)` batches of a recipe."""
+    import tensorflow as tf
+
+    from keras_genae import data
+
+    options = dict(recipe.options)
+    flip, pad = options.get("flip", False), options.get("crop_padding", 0)
+    train = data.load_dataset(recipe.dataset, split, batch_size=recipe.batch_size,
+                              seed=recipe.seed, with_labels=True, data_dir=data_dir)
+    return train.map(
+        lambda x, y: augment_batch(x, tf.one_hot(y, 10), flip, pad),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    ).prefetch(tf.data.AUTOTUNE)
 
 
-if __name__ == "__main__":
-    main()
+def evaluate_classifier(classifier, dataset, data_dir=None, limit=None, reference_size=10_000,
+                        seed=0):
+    """Test accuracy of a classifier, and the Fréchet distance between
+    `reference_size` train images and the test set in its features: the
+    scale of the model distances (two samples of the same distribution).
+
+    Args:
+        classifier: a `FeatureClassifier`.
+        dataset: `"mnist"`, `"fashion_mnist"` or `"cifar10"`.
+        data_dir: str or None. See `keras_genae.data.load_dataset`.
+        limit: int or None. Use the first `limit` test images only.
+        reference_size: int. Train images of the distance. Defaults to
+            `10_000`, the number of samples of the model distances; `0`
+            skips the distance.
+        seed: int. Picks the train images. Defaults to `0`.
+
+    Returns:
+        dict with `num_images`, `test_accuracy` and (unless
+        `reference_size=0`) `frechet_distance_train_test`.
+    """
+    import numpy as np
+
+    from keras_genae import data
+    from keras_genae import fid
+
+    split = "test" if limit is None else f"test[:{limit}]"
+    test = data.load_dataset(dataset, split, batch_size=500, shuffle=False, with_labels=True,
+                             data_dir=data_dir, cache=False)
+    correct = total = 0
+    for x, y in test:
+        predicted = np.argmax(ops.convert_to_numpy(classifier(x, training=False)), axis=-1)
+        correct += int(np.sum(predicted == y.numpy()))
+        total += int(y.shape[0])
+    metrics = {"num_images": total, "test_accuracy": correct / max(total, 1)}
+    if reference_size:
+        reference = data.load_dataset(dataset, "train", batch_size=500, shuffle=True, seed=seed,
+                                      data_dir=data_dir, cache=False).unbatch().take(reference_size)
+        metrics["frechet_distance_train_test"] = float(fid.frechet_distance_between(
+            classifier, reference.batch(500), test.map(lambda x, y: x)))
+    return metrics
+
+
+def save_classifier(classifier, directory, **card_fields):
+    """Write a classifier as a checkpoint directory (`save_pretrained`'s
+    layout, without optimizer state). `card_fields` as for
+    `keras_genae.save_pretrained`."""
+    from keras_genae.checkpoint import save_checkpoint
+
+    return save_checkpoint(classifier, directory, overwrite=True, **card_fields)
+
+
+def load_classifier(directory):
+    """Rebuild the `FeatureClassifier` of a checkpoint directory (or of a
+    manifest name such as `"classifier_mnist"`)."""
+    from keras_genae import hub
+
+    if not os.path.isdir(os.fspath(directory)) and not str(directory).startswith("classifier_"):
+        raise FileNotFoundError(
+            "`directory` must be a classifier checkpoint directory or a shipped "
+            f"classifier's name. Received: directory={os.fspath(directory)!r}"
+        )
+    classifier = hub.load(os.fspath(directory), compile=False)
+    if not isinstance(classifier, FeatureClassifier):
+        raise ValueError(
+            f"{os.fspath(directory)!r} does not hold a FeatureClassifier. "
+            f"Received: a {type(classifier).__name__}"
+        )
+    return classifier

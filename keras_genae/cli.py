@@ -46,6 +46,7 @@ KEY_METRICS = {
     "DenoisingAutoencoder": ("psnr_gain", "psnr"),
     "VAE": ("neg_elbo", "psnr"),
     "DCGAN": ("frechet_distance",),
+    "FeatureClassifier": ("test_accuracy",),
 }
 _DEFAULT_KEYS = ("psnr", "frechet_distance", "neg_elbo", "mse")
 
@@ -284,20 +285,34 @@ def cmd_train(args):
 def cmd_evaluate(args):
     model = _load(args.name)
     dataset = args.dataset or _dataset_of(args.name, model)
+    recipe = recipes.RECIPES.get(args.name)
+    if recipe is not None and recipe.dataset != dataset:
+        recipe = None
+    if recipe is not None and recipe.architecture == "FeatureClassifier":
+        metrics = zoo.evaluate_recipe_model(model, recipe, args.data_dir, args.limit)
+        return _print_metrics(args, metrics, dataset)
     noise = model.noise_level if getattr(model, "noise_type", None) == "gaussian" else None
+    reference = None
     if args.images:
         data, _ = images_lib.load_images(args.images, model.image_shape, invert=args.invert)
         dataset = None
-    elif args.name in recipes.RECIPES and recipes.RECIPES[args.name].dataset == dataset:
-        data = zoo.test_split(recipes.RECIPES[args.name], args.data_dir, args.limit)
+    elif recipe is not None:
+        data = zoo.test_split(recipe, args.data_dir, args.limit)
+        if recipe.binarize:  # Fréchet distances compare with the grayscale images
+            reference = zoo.test_split(dataclasses.replace(recipe, binarize=None), args.data_dir, args.limit)
     else:
         _require(dataset, "Cannot tell which dataset to evaluate on; pass --dataset or --images.")
         split = "test" if args.limit is None else f"test[:{args.limit}]"
         data = data_lib.load_dataset(dataset, split, batch_size=256, shuffle=False, data_dir=args.data_dir)
-    classifier = zoo.classifier_dir(dataset) if dataset else None
-    classifier = str(classifier) if classifier and (classifier / "config.json").exists() else None
+    sampling = dataset and getattr(model, "has_prior", False) and args.num_samples > 0
+    classifier = zoo.shipped_classifier(dataset) if sampling else None
     metrics = evaluate(model, data, classifier=classifier, num_samples=args.num_samples,
-                       noise_stddev=noise, seed=args.seed, verbose=0 if args.json else 1)
+                       noise_stddev=noise, seed=args.seed, verbose=0 if args.json else 1,
+                       fd_reference=reference)
+    return _print_metrics(args, metrics, dataset)
+
+
+def _print_metrics(args, metrics, dataset):
     if args.json:
         print(json.dumps(metrics, indent=2))
     else:

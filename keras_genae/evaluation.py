@@ -183,8 +183,9 @@ def _load_classifier(classifier, image_shape):
         classifier = load_classifier(classifier)
     if not hasattr(classifier, "features"):
         raise ValueError(
-            "`classifier` must be a FeatureClassifier, a folder holding one, or "
-            f"None. Received: classifier={classifier!r}"
+            "`classifier` must be a FeatureClassifier, the name of a shipped one "
+            f"(e.g. 'classifier_mnist'), a folder holding one, or None. "
+            f"Received: classifier={classifier!r}"
         )
     shape = tuple(getattr(classifier, "image_shape", image_shape))
     if shape != tuple(image_shape):
@@ -204,6 +205,7 @@ def evaluate(
     noise_stddev=None,
     seed=0,
     verbose=0,
+    fd_reference=None,
 ):
     """Evaluate a keras_genae model on a set of images, streaming over it.
 
@@ -221,7 +223,8 @@ def evaluate(
       of the code histogram, the effective number of codes);
     - models with a prior (`model.has_prior`), given a `classifier`:
       `frechet_distance` between `num_samples` samples and the images of
-      `data`, in the classifier's penultimate features.
+      `data` (or of `fd_reference`), in the classifier's penultimate
+      features.
 
     Args:
         model: a keras_genae model.
@@ -231,6 +234,8 @@ def evaluate(
         batch_size: int. Batch size for arrays and for sampling. Defaults
             to `256`.
         classifier: a `keras_genae.classifiers.FeatureClassifier`, the
+            name of a shipped one (`"classifier_mnist"`,
+            `"classifier_fashion_mnist"`, `"classifier_cifar10"`), the
             folder of a saved one, or None (no Fréchet distance).
         num_samples: int. Samples for the Fréchet distance; `0` skips it.
             Defaults to `10_000`.
@@ -238,13 +243,16 @@ def evaluate(
         seed: int. Seed of the posterior samples, noise and prior samples,
             so that results are reproducible. Defaults to `0`.
         verbose: int. `1` shows a progress bar. Defaults to `0`.
+        fd_reference: None, or images (same forms as `data`) to compare the
+            samples with instead of `data`: for example the grayscale test
+            set when `data` is its binarized copy. Defaults to `None`.
 
     Returns:
         A dict of Python floats (and ints for counts), with `num_images`.
 
     Example:
     >>> test = keras_genae.data.load_dataset("mnist", "test", binarize="static")
-    >>> keras_genae.evaluate(vae, test, classifier="ckpt/classifier_mnist")
+    >>> keras_genae.evaluate(vae, test, classifier="classifier_mnist")
     {'num_images': 10000, 'mse': ..., 'psnr': ..., 'ssim': ..., 'neg_elbo': ...,
      'kl': ..., 'bits_per_dim': ..., 'frechet_distance': ..., 'num_samples': 10000}
     """
@@ -300,7 +308,7 @@ def evaluate(
         if vq:
             indices = ops.convert_to_numpy(model.encode(x)).reshape(-1)
             counts += np.bincount(indices, minlength=len(counts))
-        if sample_fd:
+        if sample_fd and fd_reference is None:
             reference.update(ops.convert_to_numpy(classifier.features(x)))
         progress.add(1)
     if num_images == 0:
@@ -332,6 +340,9 @@ def evaluate(
         p = counts / max(counts.sum(), 1)
         results["perplexity"] = float(np.exp(-np.sum(p[p > 0] * np.log(p[p > 0]))))
     if sample_fd:
+        if fd_reference is not None:
+            for x in iter_image_batches(fd_reference, batch_size):
+                reference.update(ops.convert_to_numpy(classifier.features(ops.convert_to_tensor(x, "float32"))))
         if reference.count < 2:
             raise ValueError("The Fréchet distance needs at least 2 images in `data`.")
         generated = FeatureStatistics()

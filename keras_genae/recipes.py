@@ -26,7 +26,8 @@ class Recipe:
         learning_rate: float. Peak Adam learning rate.
         schedule: `"cosine"` (Adam with cosine decay to
             `min_lr_ratio * lr` over the whole run), `"constant"` (Adam at
-            `learning_rate`), or `"model_default"` (the model's own default
+            `learning_rate`), `"warmup_cosine"` (AdamW, linear warmup over
+            the first 10% of the steps, then cosine decay to 0), or `"model_default"` (the model's own default
             optimizers, e.g. the per-phase Adams of the adversarial models;
             `learning_rate` is then unused).
         min_lr_ratio: float. Final learning rate over peak, for `"cosine"`.
@@ -36,6 +37,10 @@ class Recipe:
         description: str. One line for the manifest and the model card.
         compile_kwargs: dict. Extra `compile()` arguments (for example the
             optimizers of adversarial models), as `(name, value)` pairs.
+        options: Training options of the family, as `(name, value)` pairs:
+            for the evaluation classifiers (`schedule="warmup_cosine"`),
+            `label_smoothing`, `weight_decay`, `flip` and `crop_padding`
+            (augmentation).
     """
 
     name: str
@@ -51,6 +56,7 @@ class Recipe:
     seed: int = 0
     description: str = ""
     compile_kwargs: tuple = ()
+    options: tuple = ()
 
     def steps_per_epoch(self, num_examples):
         return math.ceil(num_examples / self.batch_size)
@@ -58,6 +64,7 @@ class Recipe:
 
 _MNIST_AE = dict(latent_dim=32, encoder_filters=(32, 64), num_res_blocks=0)
 _MNIST_VAE = dict(latent_dim=32, encoder_filters=(32, 64), likelihood="bernoulli")
+_SMALL_CLASSIFIER = dict(filters=(32, 64), convs_per_stage=2, feature_dim=128, dropout=0.3)
 _MNIST_VQ = dict(
     num_embeddings=128, embedding_dim=16, encoder_filters=(32, 64),
     num_res_blocks=1, use_ema=True, dead_code_threshold=0.01,
@@ -164,6 +171,43 @@ RECIPES = {
             epochs=10,
             schedule="model_default",
             description="DCGAN with a 100-d gaussian latent, Fashion-MNIST.",
+        ),
+        # The feature classifiers of the Fréchet distances (keras_genae.fid).
+        Recipe(
+            name="classifier_mnist",
+            architecture="FeatureClassifier",
+            dataset="mnist",
+            config=dict(_SMALL_CLASSIFIER),
+            epochs=4,
+            learning_rate=3e-3,
+            schedule="warmup_cosine",
+            options=(("label_smoothing", 0.0), ("weight_decay", 5e-4), ("flip", False),
+                     ("crop_padding", 0)),
+            description="Feature classifier (4 convs, 128-d features) for Fréchet distances, MNIST.",
+        ),
+        Recipe(
+            name="classifier_fashion_mnist",
+            architecture="FeatureClassifier",
+            dataset="fashion_mnist",
+            config=dict(_SMALL_CLASSIFIER),
+            epochs=6,
+            learning_rate=3e-3,
+            schedule="warmup_cosine",
+            options=(("label_smoothing", 0.1), ("weight_decay", 5e-4), ("flip", True),
+                     ("crop_padding", 0)),
+            description="Feature classifier (4 convs, 128-d features) for Fréchet distances, Fashion-MNIST.",
+        ),
+        Recipe(
+            name="classifier_cifar10",
+            architecture="FeatureClassifier",
+            dataset="cifar10",
+            config=dict(_SMALL_CLASSIFIER, filters=(32, 64, 128)),
+            epochs=7,
+            learning_rate=3e-3,
+            schedule="warmup_cosine",
+            options=(("label_smoothing", 0.1), ("weight_decay", 5e-4), ("flip", True),
+                     ("crop_padding", 4)),
+            description="Feature classifier (6 convs, 128-d features) for Fréchet distances, CIFAR-10.",
         ),
     ]
 }

@@ -49,7 +49,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from keras_genae.models.base import ARCHITECTURES
+from keras_genae.models.base import LOADABLE_MODELS
 
 SCHEMA_VERSION = 1
 MANIFEST_FILENAME = "weights_manifest.json"
@@ -272,9 +272,9 @@ def validate_entry(name, entry, source="manifest"):
         _fail(source, where, "a checkpoint name must be lowercase letters, digits, "
               "'_', '.' and '-', starting with a letter or digit")
     _check_keys(entry, _ENTRY_KEYS, _OPTIONAL_ENTRY_KEYS, source, where)
-    if entry["architecture"] not in ARCHITECTURES:
+    if entry["architecture"] not in LOADABLE_MODELS:
         _fail(source, f"{where}.architecture", f"must be a registered architecture "
-              f"{sorted(ARCHITECTURES)}. Received: {entry['architecture']!r}")
+              f"{sorted(LOADABLE_MODELS)}. Received: {entry['architecture']!r}")
     _check_str(entry["description"], source, f"{where}.description", single_line=True)
     _check_str(entry["dataset"], source, f"{where}.dataset")
     _check_str(entry["data_license"], source, f"{where}.data_license")

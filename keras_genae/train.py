@@ -24,6 +24,10 @@ from keras_genae.recipes import get_recipe
 
 def build_model(recipe, steps_per_epoch):
     """The recipe's model, compiled with its optimizer and schedule."""
+    if recipe.architecture == "FeatureClassifier":
+        from keras_genae.classifiers import build_classifier
+
+        return build_classifier(recipe, steps_per_epoch)
     cls = get_architecture(recipe.architecture)
     shape = data_lib.DATASETS[recipe.dataset]
     model = cls(image_shape=shape, seed=recipe.seed, **recipe.config)
@@ -47,14 +51,19 @@ def train(recipe, data_dir=None, out="ckpt", epochs=None, limit=None, resume=Tru
 
         recipe = dataclasses.replace(recipe, epochs=epochs)
     split = "train" if limit is None else f"train[:{limit}]"
-    train_ds = data_lib.load_dataset(
-        recipe.dataset,
-        split,
-        batch_size=recipe.batch_size,
-        seed=recipe.seed,
-        binarize=recipe.binarize,
-        data_dir=data_dir,
-    )
+    if recipe.architecture == "FeatureClassifier":
+        from keras_genae.classifiers import training_data
+
+        train_ds = training_data(recipe, split, data_dir)
+    else:
+        train_ds = data_lib.load_dataset(
+            recipe.dataset,
+            split,
+            batch_size=recipe.batch_size,
+            seed=recipe.seed,
+            binarize=recipe.binarize,
+            data_dir=data_dir,
+        )
     num_examples = int(train_ds.cardinality()) * recipe.batch_size
     state_dir = os.path.join(out, f"{recipe.name}.state")
     model, initial_epoch = EpochCheckpoint.restore(state_dir) if resume else (None, 0)
@@ -68,6 +77,7 @@ def train(recipe, data_dir=None, out="ckpt", epochs=None, limit=None, resume=Tru
             train_ds,
             epochs=recipe.epochs,
             initial_epoch=initial_epoch,
+            shuffle=False,  # the dataset shuffles itself, seeded per epoch
             callbacks=[checkpoint, keras.callbacks.TerminateOnNaN()],
             verbose=verbose,
         )

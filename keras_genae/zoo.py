@@ -13,6 +13,7 @@ Commands:
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -42,6 +43,7 @@ REFERENCES = {
     "VQVAE": ["https://arxiv.org/abs/1711.00937"],
     "AdversarialAutoencoder": ["https://arxiv.org/abs/1511.05644"],
     "DCGAN": ["https://arxiv.org/abs/1511.06434"],
+    "FeatureClassifier": ["https://arxiv.org/abs/1706.08500"],
 }
 #: The quality floors of the zoo (issue 5), checked by the golden tests.
 FLOORS = {
@@ -51,13 +53,11 @@ FLOORS = {
     "vqvae_mnist": ("psnr", ">=", 25.0),
     "vqvae_cifar10": ("psnr", ">=", 24.0),
     "vae_cifar10": ("psnr", ">=", 20.0),
+    "classifier_mnist": ("test_accuracy", ">=", 0.99),
+    "classifier_fashion_mnist": ("test_accuracy", ">=", 0.90),
+    "classifier_cifar10": ("test_accuracy", ">=", 0.75),
 }
 CHECKPOINTS_DIR = Path(__file__).parent / "checkpoints"
-
-
-def classifier_dir(dataset):
-    """Folder of the shipped feature classifier of `dataset`."""
-    return CHECKPOINTS_DIR / f"classifier_{dataset}"
 
 
 def test_split(recipe, data_dir=None, limit=None, batch_size=256):
@@ -71,16 +71,39 @@ def test_split(recipe, data_dir=None, limit=None, batch_size=256):
                                  binarize=binarize, data_dir=data_dir)
 
 
+def shipped_classifier(dataset):
+    """The shipped feature classifier of `dataset` (loaded offline from the
+    package and verified against the manifest), or None if there is none."""
+    from keras_genae import registry
+    from keras_genae.classifiers import load_classifier
+
+    name = f"classifier_{dataset}"
+    return load_classifier(name) if name in registry.get_manifest() else None
+
+
 def evaluate_recipe_model(model, recipe, data_dir=None, limit=None, num_samples=10_000):
-    """Evaluate a model of `recipe` with the zoo's protocol (see README)."""
+    """Evaluate a model of `recipe` with the zoo's protocol (see README).
+
+    Fréchet distances compare `num_samples` samples with the test split as
+    it is (grayscale, even for models trained on binarized images), in the
+    features of the dataset's shipped classifier. A classifier recipe
+    reports its test accuracy and the distance between `num_samples` train
+    images and the test split."""
     from keras_genae.evaluation import evaluate
 
-    classifier = classifier_dir(recipe.dataset)
-    classifier = str(classifier) if (classifier / "config.json").exists() else None
+    if recipe.architecture == "FeatureClassifier":
+        from keras_genae.classifiers import evaluate_classifier
+
+        return evaluate_classifier(model, recipe.dataset, data_dir, limit, reference_size=num_samples)
+    sampling = getattr(model, "has_prior", False) and num_samples > 0
+    classifier = shipped_classifier(recipe.dataset) if sampling else None
     noise = 0.3 if recipe.architecture == "DenoisingAutoencoder" else None
+    reference = None
+    if classifier is not None and recipe.binarize:
+        reference = test_split(dataclasses.replace(recipe, binarize=None), data_dir, limit)
     metrics = evaluate(model, test_split(recipe, data_dir, limit), classifier=classifier,
-                       num_samples=num_samples if getattr(model, "has_prior", False) else 0,
-                       noise_stddev=noise, seed=0)
+                       num_samples=num_samples if classifier is not None else 0,
+                       noise_stddev=noise, seed=0, fd_reference=reference)
     return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
 
 
@@ -166,7 +189,7 @@ def markdown_table(manifest=None):
         m = entry["metrics"]
         keys = [k for k in ("psnr", "ssim", "psnr_gain", "neg_elbo", "bits_per_dim",
                             "codebook_usage", "perplexity", "frechet_distance",
-                            "discriminator_accuracy") if k in m]
+                            "test_accuracy", "frechet_distance_train_test") if k in m]
         if m.get("neg_elbo", 0) < 0:  # a continuous density: bits/dim says it
             keys.remove("neg_elbo")
         if "psnr_gain" in m:
@@ -222,7 +245,7 @@ def main(argv=None):
     else:
         from keras_genae import registry
 
-        names = args.names or [n for n in registry.list_models() if not n.startswith("classifier_")]
+        names = args.names or registry.list_models()
         for name in names:
             entry = re_evaluate(name, args.data_dir, args.limit)
             print(json.dumps({name: entry["metrics"]}), flush=True)

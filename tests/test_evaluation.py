@@ -117,7 +117,7 @@ def test_evaluate_autoencoder_and_denoiser():
     recon = np.asarray(ae.reconstruct(x))
     np.testing.assert_allclose(results["mse"], np.mean((recon - x) ** 2), rtol=1e-5)
     np.testing.assert_allclose(results["psnr"], np.mean(evaluation.psnr(x, recon)), rtol=1e-5)
-    assert results == evaluation.evaluate(ae, x, batch_size=32)  # array input, same numbers
+    assert results == pytest.approx(evaluation.evaluate(ae, x, batch_size=32), rel=1e-6)  # array input, same numbers (up to thread-order float sums)
     dae = keras_genae.DenoisingAutoencoder(image_shape=(28, 28, 1), latent_dim=4, encoder_filters=(4, 8))
     noisy = evaluation.evaluate(dae, x, noise_stddev=0.3, seed=1)
     assert {"noisy_psnr", "psnr_gain"} <= set(noisy)
@@ -137,7 +137,7 @@ def test_evaluate_vae_likelihoods_and_frechet(caplog):
     assert abs(results["neg_elbo"] / 784 - math.log(2)) < 0.1
     np.testing.assert_allclose(results["bits_per_dim"], results["neg_elbo"] / (784 * math.log(2)))
     assert results["frechet_distance"] >= 0
-    assert results == evaluation.evaluate(vae, binary, classifier=clf, num_samples=100, batch_size=32)
+    assert results == pytest.approx(evaluation.evaluate(vae, binary, classifier=clf, num_samples=100, batch_size=32), rel=1e-6)
     with caplog.at_level(logging.WARNING, logger="keras_genae.evaluation"):
         grey = evaluation.evaluate(vae, x)
     assert "bits_per_dim" not in grey and "not binary" in caplog.text
@@ -217,8 +217,21 @@ def test_classifier_features_and_serialization(tmp_path):
     keras_path = str(tmp_path / "c.keras")
     clf.save(keras_path)
     np.testing.assert_allclose(keras.saving.load_model(keras_path).features(x), clf.features(x), atol=1e-6)
-    with pytest.raises(FileNotFoundError, match="config.json"):
+    with pytest.raises(FileNotFoundError, match="classifier checkpoint directory"):
         classifiers.load_classifier(tmp_path / "nothing")
+    # The checkpoint has the zoo's layout and card; load() compiles it for
+    # integer labels.
+    assert {p.name for p in (tmp_path / "c").iterdir()} == {
+        "config.json", "model.weights.h5", "metadata.json", "README.md"}
+    card = (tmp_path / "c" / "README.md").read_text()
+    assert "classifier.features(images)" in card and "reconstruct" not in card
+    compiled = keras_genae.load(str(tmp_path / "c"))
+    history = compiled.fit(x, np.arange(5), epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0]) and "accuracy" in history.history
+    with pytest.raises(ValueError, match="does not hold a FeatureClassifier"):
+        vae = keras_genae.VAE(image_shape=(32, 32, 3), latent_dim=2, encoder_filters=(4,))
+        keras_genae.save_pretrained(vae, tmp_path / "vae", verbose=False)
+        classifiers.load_classifier(tmp_path / "vae")
 
 
 def test_augment_batch():
@@ -233,20 +246,27 @@ def test_augment_batch():
     assert 0 < mirrored.sum() < 64
 
 
-def test_train_classifier_tiny_run(tmp_path):
-    for name in ("mnist",):
-        x, y = _images(name)
-        np.savez(tmp_path / f"{name}.npz", x_train=(x[:256, ..., 0] * 255).astype("uint8"),
-                 y_train=y[:256], x_test=(x[256:, ..., 0] * 255).astype("uint8"), y_test=y[256:])
-    out = tmp_path / "clf_mnist"
-    classifiers.main(["mnist", "--data-dir", str(tmp_path), "--out", str(out),
-                      "--epochs", "1", "--limit", "128", "--verbose", "0"])
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert 0.0 <= metrics["test_accuracy"] <= 1.0 and metrics["epochs"] == 1
-    assert math.isfinite(metrics["frechet_distance_train_test"])
-    loaded = classifiers.load_classifier(out)
-    assert tuple(loaded.features(x[:3]).shape) == (3, 128)
+def test_train_classifier_recipe_tiny_run(tmp_path, capsys):
+    """`python -m keras_genae.train classifier_mnist` trains, evaluates and
+    writes a zoo checkpoint with accuracy and the train-vs-test scale."""
+    from keras_genae import train as train_lib
+    from tests.helpers import write_npz_dir
+
+    data_dir = write_npz_dir(tmp_path / "data", n_train=256, n_test=64)
+    out = tmp_path / "ckpt"
+    train_lib.main(["classifier_mnist", "--data-dir", data_dir, "--out", str(out),
+                    "--epochs", "1", "--verbose", "0"])
+    metadata = json.loads((out / "classifier_mnist" / "metadata.json").read_text())
+    metrics = metadata["metrics"]
+    assert metadata["architecture"] == "FeatureClassifier"
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0 and metrics["num_images"] == 64
+    assert metrics["epochs"] == 1
+    assert math.isfinite(metrics["frechet_distance_train_test"]) and metrics["frechet_distance_train_test"] > 0
+    assert '"test_accuracy"' in capsys.readouterr().out  # the manifest entry is printed
+    loaded = classifiers.load_classifier(out / "classifier_mnist")
+    x, _ = _images("mnist", 3)
+    assert tuple(loaded.features(x).shape) == (3, 128)
     import h5py
 
-    with h5py.File(out / "model.weights.h5") as f:
-        assert "optimizer" not in f  # weights only: the shipped file stays small
+    with h5py.File(out / "classifier_mnist" / "model.weights.h5") as f:
+        assert "optimizer" not in f  # weights only: the shipped file stays small  # weights only: the shipped file stays small

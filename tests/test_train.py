@@ -10,7 +10,7 @@ import pytest
 from keras_genae import recipes
 from keras_genae import train as train_lib
 from keras_genae.callbacks import EpochCheckpoint
-from keras_genae.models import ARCHITECTURES
+from keras_genae.models import LOADABLE_MODELS
 from tests.helpers import TINY_CONFIGS
 from tests.helpers import write_npz_dir
 
@@ -25,7 +25,7 @@ def tiny_recipe(name="ae_mnist", **changes):
 def test_every_recipe_names_a_registered_architecture_and_builds():
     for name, recipe in recipes.RECIPES.items():
         assert recipe.name == name
-        assert recipe.architecture in ARCHITECTURES
+        assert recipe.architecture in LOADABLE_MODELS
         model = train_lib.build_model(recipe, steps_per_epoch=10)
         assert model.compiled and model.count_params() > 0
 

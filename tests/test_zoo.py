@@ -4,8 +4,13 @@ Each shipped checkpoint must load offline (from the copy bundled in the
 package) and reach its quality floor on the 320 real test images of
 tests/data, within a stated margin: 1 dB for PSNR floors, 5 nats for the
 negative-ELBO floor. The margin covers the difference between these 320
-images and the full test split on which the floors are defined.
+images and the full test split on which the floors are defined. For the
+classifiers' accuracy floors it is three standard errors of an accuracy
+measured on 320 images, `3 * sqrt(p * (1 - p) / 320)` at the floor `p`.
 """
+
+import math
+
 
 import numpy as np
 import pytest
@@ -22,7 +27,7 @@ MARGINS = {"psnr": 1.0, "psnr_gain": 1.0, "neg_elbo": 5.0}
 
 def test_every_shipped_checkpoint_has_a_recipe_and_real_metrics():
     for name in registry.list_models():
-        assert name in recipes.RECIPES or name.startswith("classifier_")
+        assert name in recipes.RECIPES
         entry = registry.model_info(name)
         assert entry["hub"]["repo_id"] == f"keras-genae/{name}"
         assert entry["metrics"]["num_images"] == 10000  # the full test split
@@ -52,10 +57,11 @@ def test_shipped_checkpoint_loads_offline_and_meets_its_floor(name, tmp_path, mo
     assert metrics["num_images"] == 320
     if name in zoo.FLOORS:
         key, op, floor = zoo.FLOORS[name]
+        margin = MARGINS.get(key) or 3 * math.sqrt(floor * (1 - floor) / 320)
         if op == ">=":
-            assert metrics[key] >= floor - MARGINS[key], (key, metrics[key])
+            assert metrics[key] >= floor - margin, (key, metrics[key])
         else:
-            assert metrics[key] <= floor + MARGINS[key], (key, metrics[key])
+            assert metrics[key] <= floor + margin, (key, metrics[key])
     for value in metrics.values():
         assert np.isfinite(value)
 

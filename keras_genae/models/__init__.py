@@ -1,10 +1,12 @@
 """Model families. Each module registers its classes on import."""
 
 from keras_genae.models.base import ARCHITECTURES
+from keras_genae.models.base import LOADABLE_MODELS
 from keras_genae.models.base import GenerativeAutoencoder
 from keras_genae.models.base import TrainPhase
 from keras_genae.models.base import get_architecture
 from keras_genae.models.base import register_architecture
+from keras_genae.models.base import register_loadable_model
 from keras_genae.models.autoencoder import Autoencoder
 from keras_genae.models.autoencoder import DenoisingAutoencoder
 from keras_genae.models.vae import VAE

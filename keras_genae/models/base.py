@@ -14,16 +14,29 @@ from keras_genae.utils.validation import validate_images
 # Key of the model's RNG state among the model's own saved variables.
 SEED_STATE_KEY = "seed_generator_state"
 
-# Class name -> class, for every architecture of the package. The Hub loader
-# rebuilds models only from this table; it never imports a name from a config.
+# Class name -> class, for every generative architecture of the package.
 ARCHITECTURES = {}
+# Class name -> class, for every model a checkpoint may hold: the
+# architectures plus auxiliary models such as the evaluation classifiers.
+# The Hub loader rebuilds models only from this table; it never imports a
+# name from a config.
+LOADABLE_MODELS = {}
 
 
 def register_architecture(cls):
     """Class decorator: register a model as a Keras serializable and as a
     keras_genae architecture that `keras_genae.load` may rebuild."""
-    cls = keras.saving.register_keras_serializable(package="keras_genae")(cls)
+    cls = register_loadable_model(cls)
     ARCHITECTURES[cls.__name__] = cls
+    return cls
+
+
+def register_loadable_model(cls):
+    """Class decorator: register a model that is not a generative
+    architecture (e.g. `FeatureClassifier`) as a Keras serializable that
+    checkpoints may hold and `keras_genae.load` may rebuild."""
+    cls = keras.saving.register_keras_serializable(package="keras_genae")(cls)
+    LOADABLE_MODELS[cls.__name__] = cls
     return cls
 
 
