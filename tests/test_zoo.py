@@ -80,3 +80,35 @@ def test_fine_tune_vae_mnist_on_fashion_mnist():
     after = model.evaluate(x, batch_size=64, verbose=0, return_dict=True)
     assert np.all(np.isfinite(history.history["loss"]))
     assert np.isfinite(after["loss"]) and after["loss"] < before["loss"]
+
+
+SAMPLERS = [n for n in SHIPPED if "frechet_distance" in registry.model_info(n)["metrics"]]
+
+
+@pytest.mark.parametrize("name", SAMPLERS)
+def test_shipped_sampler_matches_its_frechet_distance(name):
+    """320 samples against the 320 test images of tests/data, in the shipped
+    classifier's features, stay within the recorded full-test-split
+    distance plus twice the distance between the two halves of those test
+    images (the small-sample bias of a real-vs-real comparison); pixel-
+    shuffled test images score more than 10x the recorded distance."""
+    from keras_genae import classifiers
+    from keras_genae import evaluation
+    from keras_genae import fid
+    from tests.helpers import load_test_images
+
+    model = keras_genae.load(name)
+    recipe = recipes.get_recipe(name)
+    clf = classifiers.load_classifier(f"classifier_{recipe.dataset}")
+    x, _ = load_test_images(recipe.dataset, 320)
+    recorded = registry.model_info(name)["metrics"]["frechet_distance"]
+
+    def features(images):
+        return fid.dataset_features(clf, images, statistics=True)
+
+    halves = fid.frechet_distance(features(x[:160]), features(x[160:]))
+    measured = evaluation.evaluate(model, x, classifier=clf, num_samples=320, seed=0)["frechet_distance"]
+    assert measured <= recorded + 2 * halves, (measured, recorded, halves)
+    rng = np.random.default_rng(0)
+    shuffled = np.stack([rng.permutation(xi.reshape(-1)).reshape(xi.shape) for xi in x])
+    assert fid.frechet_distance(features(shuffled), features(x)) > 10 * recorded
