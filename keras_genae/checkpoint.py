@@ -30,6 +30,7 @@ from pathlib import Path
 
 import keras
 
+from keras_genae.model_card import model_card
 from keras_genae.models.base import LOADABLE_MODELS
 from keras_genae.version import __version__
 
@@ -187,81 +188,6 @@ def _replace_dir(src, dst):
             shutil.rmtree(old, ignore_errors=True)
         else:
             old.unlink()
-
-
-def _usage(arch, handle, shape):
-    """The card's usage snippet: the class's own (`card_usage`) or the
-    generative models' one."""
-    custom = getattr(LOADABLE_MODELS.get(arch), "card_usage", None)
-    if custom is not None:
-        return custom(handle, shape)
-    h, w, c = shape
-    return [
-        "import numpy as np",
-        "import keras_genae",
-        "",
-        f'model = keras_genae.load("{handle}")',
-        f"images = np.random.rand(4, {h}, {w}, {c}).astype(\"float32\")  # your images here",
-        "reconstructions = model.reconstruct(images)",
-        "model.fit(images, epochs=1)  # fine-tune: load() returns a compiled model",
-    ]
-
-
-def model_card(metadata):
-    """Return the README.md model card for a checkpoint's metadata."""
-    name = metadata["name"]
-    arch = metadata["architecture"]
-    spec = metadata["input"]
-    h, w, c = spec["shape"]
-    handle = metadata.get("load_handle") or (
-        f"hf://{metadata['repo_id']}" if metadata.get("repo_id") else f"path/to/{name}"
-    )
-    lines = ["---", "library_name: keras", "tags:", "- keras-genae", f"- {arch.lower()}"]
-    if metadata.get("license"):
-        lines.append(f"license: {metadata['license']}")
-    if metadata["dataset"] != "unknown":
-        lines += ["datasets:", f"- {metadata['dataset']}"]
-    lines += ["---", "", f"# {name}", "", metadata["description"], ""]
-    lines += [
-        f"Architecture: keras_genae `{arch}`, {metadata['parameter_count']:,} parameters. "
-        f"Input: {h}x{w}x{c} "
-        f"{spec['dtype']} images with values in {spec['value_range']}; "
-        f"preprocessing: {spec['preprocessing']}.",
-        "",
-        "## Usage",
-        "",
-        "```python",
-        *_usage(arch, handle, (h, w, c)),
-        "```",
-        "",
-        "## Metrics",
-        "",
-    ]
-    if metadata["metrics"]:
-        lines += ["| Metric | Value |", "| --- | --- |"]
-        lines += [f"| {k} | {v:.6g} |" for k, v in sorted(metadata["metrics"].items())]
-    else:
-        lines.append("No metrics were recorded for this checkpoint.")
-    lines += [
-        "",
-        "## Training data",
-        "",
-        f"- Dataset: {metadata['dataset']}",
-        f"- Data license: {metadata['data_license']}",
-        "",
-        "## Files",
-        "",
-        "- `config.json`: architecture and configuration (`keras.saving` format).",
-        "- `model.weights.h5`: weights.",
-        "- `metadata.json`: versions, parameter count, input spec, dataset, metrics.",
-        "",
-        f"Saved with Keras {metadata['keras_version']} ({metadata['backend']} backend) and "
-        f"keras_genae {metadata['keras_genae_version']} on {metadata['date_saved']}. "
-        "`keras.saving.load_model()` also reads this directory once `keras_genae` is imported.",
-    ]
-    if metadata.get("references"):
-        lines += ["", "## References", ""] + [f"- {r}" for r in metadata["references"]]
-    return "\n".join(lines) + "\n"
 
 
 # ------------------------------------------------------------------ load
