@@ -185,7 +185,10 @@ def markdown_table(manifest=None):
     models = registry.get_manifest(manifest)
     rows = ["| checkpoint | architecture | params | key metrics (full test split) | floor | train time |",
             "|---|---|---:|---|---|---:|"]
-    for name, entry in models.items():
+    # The generative checkpoints first, then the evaluation classifiers.
+    order = sorted(models, key=lambda n: (models[n]["architecture"] == "FeatureClassifier", n))
+    for name in order:
+        entry = models[name]
         m = entry["metrics"]
         keys = [k for k in ("psnr", "ssim", "psnr_gain", "neg_elbo", "bits_per_dim",
                             "codebook_usage", "perplexity", "frechet_distance",
@@ -195,6 +198,9 @@ def markdown_table(manifest=None):
         if "psnr_gain" in m:
             keys.insert(keys.index("psnr_gain"), "noisy_psnr")
         shown = ", ".join(f"{k} {m[k]:.4g}" for k in keys)
+        scale = models.get(f"classifier_{entry['dataset']}", {}).get("metrics", {})
+        if "frechet_distance" in m and "frechet_distance_train_test" in scale:
+            shown += f" (train vs test: {scale['frechet_distance_train_test']:.3g})"
         floor = FLOORS.get(name)
         floor_text = "-"
         if floor:
