@@ -120,6 +120,13 @@ class FeatureClassifier(keras.Model):
             metrics = ["accuracy"]
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
+    def compile_from_config(self, config):
+        """Recompile a saved training state (`.keras`) with its optimizer,
+        built so that its saved variables are restored."""
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
     @staticmethod
     def card_usage(handle, shape):
         """The usage snippet of the model card."""

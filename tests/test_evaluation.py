@@ -263,6 +263,12 @@ def test_train_classifier_recipe_tiny_run(tmp_path, capsys):
     assert metrics["epochs"] == 1
     assert math.isfinite(metrics["frechet_distance_train_test"]) and metrics["frechet_distance_train_test"] > 0
     assert '"test_accuracy"' in capsys.readouterr().out  # the manifest entry is printed
+    # The per-epoch training state restores with its optimizer (resume).
+    from keras_genae.callbacks import EpochCheckpoint
+
+    restored, finished = EpochCheckpoint.restore(str(out / "classifier_mnist.state"))
+    assert finished == 1 and isinstance(restored, classifiers.FeatureClassifier)
+    assert int(restored.optimizer.iterations.numpy()) == 2  # 256 images at batch 128, 1 epoch
     loaded = classifiers.load_classifier(out / "classifier_mnist")
     x, _ = _images("mnist", 3)
     assert tuple(loaded.features(x).shape) == (3, 128)
