@@ -11,7 +11,6 @@ measured on 320 images, `3 * sqrt(p * (1 - p) / 320)` at the floor `p`.
 
 import math
 
-
 import numpy as np
 import pytest
 
