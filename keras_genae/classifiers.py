@@ -130,12 +130,10 @@ class FeatureClassifier(keras.Model):
     @staticmethod
     def card_usage(handle, shape):
         """The usage snippet of the model card."""
+        from keras_genae.model_card import usage_header
+
         h, w, c = shape
-        return [
-            "import numpy as np",
-            "import keras_genae",
-            "",
-            f'classifier = keras_genae.load("{handle}")',
+        return usage_header(handle, "classifier") + [
             f"images = np.random.rand(4, {h}, {w}, {c}).astype(\"float32\")  # your images here",
             "features = classifier.features(images)  # (4, 128): what Fréchet distances compare",
             "labels = np.argmax(classifier.predict(images), axis=-1)",

@@ -5,6 +5,11 @@ training data, files, references)."""
 from keras_genae.models.base import LOADABLE_MODELS
 
 
+def usage_header(handle, variable="model"):
+    """The first lines of every card's usage snippet: imports and `load`."""
+    return ["import numpy as np", "import keras_genae", "", f'{variable} = keras_genae.load("{handle}")']
+
+
 def _usage(arch, handle, shape):
     """The card's usage snippet: the class's own (`card_usage`) or the
     generative models' one."""
@@ -12,11 +17,7 @@ def _usage(arch, handle, shape):
     if custom is not None:
         return custom(handle, shape)
     h, w, c = shape
-    return [
-        "import numpy as np",
-        "import keras_genae",
-        "",
-        f'model = keras_genae.load("{handle}")',
+    return usage_header(handle) + [
         f"images = np.random.rand(4, {h}, {w}, {c}).astype(\"float32\")  # your images here",
         "reconstructions = model.reconstruct(images)",
         "model.fit(images, epochs=1)  # fine-tune: load() returns a compiled model",

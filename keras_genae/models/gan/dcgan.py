@@ -208,12 +208,10 @@ class DCGAN(MultiOptimizerMixin, GenerativeAutoencoder):
     def card_usage(handle, shape):
         """The usage snippet of the model card: a GAN samples, it does not
         reconstruct."""
+        from keras_genae.model_card import usage_header
+
         h, w, c = shape
-        return [
-            "import numpy as np",
-            "import keras_genae",
-            "",
-            f'model = keras_genae.load("{handle}")',
+        return usage_header(handle) + [
             "samples = model.sample(16, seed=0)  # (16, %d, %d, %d) images in [0, 1]" % (h, w, c),
             f"images = np.random.rand(64, {h}, {w}, {c}).astype(\"float32\")  # your images here",
             "model.fit(images, epochs=1)  # fine-tune both players: load() returns a compiled model",
