@@ -32,6 +32,7 @@ import keras
 
 from keras_genae.model_card import model_card
 from keras_genae.models.base import LOADABLE_MODELS
+from keras_genae.models.finetuning import FineTuning
 from keras_genae.version import __version__
 
 CONFIG_FILE = "config.json"
@@ -41,7 +42,7 @@ README_FILE = "README.md"
 CARD_FIELDS = (
     "name", "description", "dataset", "data_license", "metrics",
     "preprocessing", "value_range", "repo_id", "references", "license",
-    "load_handle",
+    "load_handle", "finetuning",
 )
 _MAX_CONFIG_BYTES = 1 << 20
 _ZIP_BOMB_FLOOR = 1 << 28
@@ -146,7 +147,18 @@ def _metadata(model, directory, fields):
         "references": list(fields.get("references") or []),
         "repo_id": fields.get("repo_id"),
         "load_handle": fields.get("load_handle"),
+        "finetuning": _finetuning_dict(model, fields.get("finetuning")),
     }
+
+
+def _finetuning_dict(model, given):
+    """The fine-tuning settings stored with a checkpoint: those given, else
+    the model's own (set by `load`), else its family's default; None for a
+    model with no fine-tuning settings (the evaluation classifiers)."""
+    if given is not None:
+        return FineTuning.from_dict(given).to_dict() if isinstance(given, dict) else given.to_dict()
+    settings = model.finetuning or type(model).default_finetuning
+    return settings.to_dict() if settings is not None else None
 
 
 def _save_weights(model, path):
@@ -296,10 +308,43 @@ def load_weights(model, weights_path, source, config_overrides=None):
         ) from e
 
 
+def compile_loaded(model, pretrained, finetuning=None):
+    """Compile a loaded model so that `fit` works straight away.
+
+    A pretrained model gets its fine-tuning settings (`finetuning`, a
+    `FineTuning` or its dict, else the family's `default_finetuning`), kept
+    as `model.finetuning`; fresh weights (`pretrained=False`) get the
+    from-scratch defaults of `model.compile()`. A model whose class has no
+    fine-tuning settings (the evaluation classifiers) gets `compile()`."""
+    default = type(model).default_finetuning
+    if not pretrained or default is None:
+        model.compile()
+        return model
+    if isinstance(finetuning, dict):
+        finetuning = FineTuning.from_dict(finetuning)
+    model.finetuning = finetuning or default
+    model.finetuning.compile(model)
+    return model
+
+
+def read_metadata_finetuning(directory):
+    """The `finetuning` settings in a checkpoint directory's `metadata.json`
+    (a JSON file of at most 1 MiB, parsed, never executed), or None."""
+    path = Path(directory) / METADATA_FILE
+    if not path.is_file() or path.stat().st_size > _MAX_CONFIG_BYTES:
+        return None
+    try:
+        settings = json.loads(path.read_bytes()).get("finetuning")
+        return None if settings is None else FineTuning.from_dict(settings)
+    except (ValueError, AttributeError) as e:
+        raise ValueError(f"{str(path)!r} holds malformed fine-tuning settings: {e}") from e
+
+
 def load_checkpoint_files(config_path, weights_path, pretrained=True, compile=True,
-                          config_overrides=None, source=None):
+                          config_overrides=None, source=None, finetuning=None):
     """Build a model from `config.json` and (if `pretrained`) load
-    `model.weights.h5`. The caller has verified both files."""
+    `model.weights.h5`. The caller has verified both files. With `compile`,
+    the model is compiled by `compile_loaded` (with `finetuning`)."""
     source = source or str(Path(config_path).parent)
     config = read_config(config_path)
     model = build_model(config, config_overrides, source=source)
@@ -311,7 +356,7 @@ def load_checkpoint_files(config_path, weights_path, pretrained=True, compile=Tr
             )
         load_weights(model, weights_path, source, config_overrides)
     if compile:
-        model.compile()
+        compile_loaded(model, pretrained, finetuning)
     return model
 
 
@@ -346,5 +391,5 @@ def load_keras_archive(path, pretrained=True, compile=True, config_overrides=Non
                     shutil.copyfileobj(src, dst, 1 << 20)
                 load_weights(model, target, str(path), config_overrides)
     if compile:
-        model.compile()
+        compile_loaded(model, pretrained)
     return model

@@ -56,6 +56,11 @@ class FeatureClassifier(keras.Model):
     >>> clf = keras_genae.load("classifier_mnist")  # the shipped one
     """
 
+    #: No fine-tuning settings: `keras_genae.load` compiles a classifier with
+    #: its own `compile()` defaults.
+    default_finetuning = None
+    finetuning = None
+
     def __init__(
         self,
         image_shape,

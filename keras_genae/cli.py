@@ -6,6 +6,7 @@
     genae sample NAME [-n 64] [--seed S] --out grid.png
     genae interpolate NAME [--steps 10] [--method slerp] --out strip.png
     genae train RECIPE [--data-dir D] [--out ckpt]   (or: genae train vae --dataset mnist)
+    genae finetune NAME --images DIR --out DIR [--epochs N] [--val-split F]
     genae evaluate NAME [--data-dir D] [--limit N]
     genae push DIR --repo-id namespace/name
 
@@ -26,6 +27,7 @@ import traceback
 import numpy as np
 from keras import ops
 
+from keras_genae import cli_finetune
 from keras_genae import data as data_lib
 from keras_genae import hub
 from keras_genae import images as images_lib
@@ -389,6 +391,7 @@ def build_parser():
     p.add_argument("--no-resume", action="store_true", help="ignore an interrupted run's state")
     p.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
     p.set_defaults(func=cmd_train)
+    cli_finetune.add_parser(sub, [common])
     p = sub.add_parser("evaluate", parents=[common], help="metrics on a test split or on your images")
     p.add_argument("name")
     p.add_argument("--data-dir", help="folder of <dataset>.npz (default: $KERAS_GENAE_DATA, else TFDS)")

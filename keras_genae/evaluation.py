@@ -36,29 +36,16 @@ from keras import ops
 from keras_genae.fid import FeatureStatistics
 from keras_genae.fid import frechet_distance
 from keras_genae.fid import iter_image_batches
+from keras_genae.metrics import mse_per_image
+from keras_genae.metrics import psnr  # noqa: F401 (public name)
 from keras_genae.models.losses import gaussian_kl
 
 logger = logging.getLogger(__name__)
 
 
 # ------------------------------------------------------------ image metrics
-def mse_per_image(x, y):
-    """Mean squared error of each image pair, `(batch,)` float32."""
-    d = ops.cast(x, "float32") - ops.cast(y, "float32")
-    return ops.mean(ops.reshape(ops.square(d), (ops.shape(d)[0], -1)), axis=-1)
-
-
-def psnr(x, y, data_range=1.0):
-    """Peak signal-to-noise ratio in dB of each image pair, `(batch,)`.
-
-    `10 log10(data_range**2 / MSE)`; `inf` for identical images.
-
-    Example:
-    >>> x = np.full((1, 8, 8, 1), 0.5, "float32")
-    >>> psnr(x, x + 0.1)  # 10 log10(1 / 0.01) = 20 dB
-    """
-    mse = mse_per_image(x, y)
-    return 10.0 * ops.log(data_range**2 / mse) / math.log(10.0)
+# `mse_per_image` and `psnr` live in `keras_genae.metrics`, which the models'
+# training logs use too.
 
 
 def _gaussian_window(size, sigma):

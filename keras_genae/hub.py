@@ -81,8 +81,14 @@ def load(handle, pretrained=True, compile=True, **config_overrides):
         pretrained: bool. Load the checkpoint's weights; `False` builds the
             same architecture with freshly initialized weights (only
             `config.json` is read). Defaults to `True`.
-        compile: bool. Compile the model with its default optimizer (Adam),
-            so `fit` works straight away. Defaults to `True`.
+        compile: bool. Compile the model so that `fit` works straight
+            away: a pretrained model with its checkpoint's fine-tuning
+            settings (`model.finetuning`: the manifest's, the directory's
+            `metadata.json`'s, else the family's default, e.g. Adam at
+            1e-4), fresh weights (`pretrained=False`) with the from-scratch
+            defaults of `model.compile()` (Adam 1e-3). Your own
+            `model.compile(optimizer=...)` afterwards replaces either.
+            Defaults to `True`.
         **config_overrides: arguments that replace values of the saved
             config, e.g. `seed=0`, or `latent_dim=8` with
             `pretrained=False`.
@@ -113,7 +119,8 @@ def load(handle, pretrained=True, compile=True, **config_overrides):
     if os.path.isdir(handle):
         path = Path(handle)
         return checkpoint.load_checkpoint_files(
-            path / checkpoint.CONFIG_FILE, path / checkpoint.WEIGHTS_FILE, source=handle, **kwargs
+            path / checkpoint.CONFIG_FILE, path / checkpoint.WEIGHTS_FILE, source=handle,
+            finetuning=checkpoint.read_metadata_finetuning(path), **kwargs
         )
     models = registry.get_manifest()
     if handle in models:
@@ -150,7 +157,7 @@ def _load_manifest_entry(name, entry, pretrained, compile, config_overrides):
             return checkpoint.load_checkpoint_files(
                 bundled / checkpoint.CONFIG_FILE, bundled / checkpoint.WEIGHTS_FILE,
                 pretrained=pretrained, compile=compile, config_overrides=config_overrides,
-                source=name,
+                source=name, finetuning=entry.get("finetuning"),
             )
         warnings.warn(
             f"The offline copy of {name!r} in {str(bundled)!r} does not match the manifest "
@@ -169,7 +176,7 @@ def _load_manifest_entry(name, entry, pretrained, compile, config_overrides):
     return checkpoint.load_checkpoint_files(
         paths[checkpoint.CONFIG_FILE], paths.get(checkpoint.WEIGHTS_FILE),
         pretrained=pretrained, compile=compile, config_overrides=config_overrides,
-        source=f"{name} (hf://{repo_id}@{revision})",
+        source=f"{name} (hf://{repo_id}@{revision})", finetuning=entry.get("finetuning"),
     )
 
 

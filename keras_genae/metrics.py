@@ -1,7 +1,47 @@
-"""Metrics: streaming codebook statistics, and image-quality measures."""
+"""Metrics: per-image MSE and PSNR, the PSNR of the training logs, and
+streaming codebook statistics."""
+
+import math
 
 import keras
 from keras import ops
+
+#: PSNR in dB of the training logs for an exact reconstruction (MSE 0),
+#: so that the logged mean stays finite.
+MAX_LOGGED_PSNR = 100.0
+
+
+def mse_per_image(x, y):
+    """Mean squared error of each image pair, `(batch,)` float32."""
+    d = ops.cast(x, "float32") - ops.cast(y, "float32")
+    return ops.mean(ops.reshape(ops.square(d), (ops.shape(d)[0], -1)), axis=-1)
+
+
+def psnr(x, y, data_range=1.0):
+    """Peak signal-to-noise ratio in dB of each image pair, `(batch,)`.
+
+    `10 log10(data_range**2 / MSE)`; `inf` for identical images.
+
+    Example:
+    >>> x = np.full((1, 8, 8, 1), 0.5, "float32")
+    >>> psnr(x, x + 0.1)  # 10 log10(1 / 0.01) = 20 dB
+    """
+    mse = mse_per_image(x, y)
+    return 10.0 * ops.log(data_range**2 / mse) / math.log(10.0)
+
+
+def mean_psnr(x, y):
+    """The batch's mean PSNR in dB (images in [0, 1]), each image's capped
+    at `MAX_LOGGED_PSNR`: the `psnr` metric that `fit` and `evaluate` log."""
+    floor = 10.0 ** (-MAX_LOGGED_PSNR / 10.0)
+    mse = ops.maximum(mse_per_image(x, y), floor)
+    return ops.mean(-10.0 * ops.log(mse) / math.log(10.0))
+
+
+def psnr_tracker():
+    """The `psnr` entry of a reconstruction model's logs: the mean over the
+    epoch's batches of `terms["psnr"]` (see `mean_psnr`)."""
+    return keras.metrics.Mean(name="psnr")
 
 
 class _CodeHistogram(keras.metrics.Metric):

@@ -24,6 +24,22 @@ def _usage(arch, handle, shape):
     ]
 
 
+def finetuning_lines(settings):
+    """The card's fine-tuning section, from `FineTuning.to_dict()`."""
+    phases = settings.get("phase_learning_rates")
+    rates = (", ".join(f"`{n}` at {lr:g}" for n, lr in sorted(phases.items())) if phases
+             else f"learning rate {settings['learning_rate']:g}")
+    return [
+        f"`keras_genae.load` returns this model compiled for fine-tuning: Adam, {rates} "
+        "(a fresh optimizer; the from-scratch rate would wreck the trained weights). "
+        "`model.compile(optimizer=...)` replaces it.",
+        "",
+        f"`keras_genae.finetune(model, images)` and `genae finetune` run {settings['steps']} steps "
+        f"of batch {settings['batch_size']} by default, hold out 10% of the images for validation, "
+        "print the held-out PSNR before and after, and keep the best validation epoch.",
+    ]
+
+
 def model_card(metadata):
     """Return the README.md model card for a checkpoint's metadata."""
     name = metadata["name"]
@@ -59,6 +75,8 @@ def model_card(metadata):
         lines += [f"| {k} | {v:.6g} |" for k, v in sorted(metadata["metrics"].items())]
     else:
         lines.append("No metrics were recorded for this checkpoint.")
+    if metadata.get("finetuning"):
+        lines += ["", "## Fine-tuning", "", *finetuning_lines(metadata["finetuning"])]
     lines += [
         "",
         "## Training data",

@@ -11,6 +11,8 @@ import dataclasses
 import difflib
 import math
 
+from keras_genae.models.finetuning import FineTuning
+
 
 @dataclasses.dataclass(frozen=True)
 class Recipe:
@@ -41,6 +43,11 @@ class Recipe:
             for the evaluation classifiers (`schedule="warmup_cosine"`),
             `label_smoothing`, `weight_decay`, `flip` and `crop_padding`
             (augmentation).
+        finetuning: `keras_genae.models.finetuning.FineTuning` or None. How
+            the shipped checkpoint is fine-tuned: `keras_genae.load(name)`
+            compiles the model with it, and the manifest and model card
+            state it. None: the family's `default_finetuning` (None for the
+            classifiers, which `load` compiles with their training defaults).
     """
 
     name: str
@@ -57,10 +64,26 @@ class Recipe:
     description: str = ""
     compile_kwargs: tuple = ()
     options: tuple = ()
+    finetuning: FineTuning = None
+
+    def finetuning_settings(self):
+        """The recipe's `finetuning`, else its family's default (or None)."""
+        from keras_genae.models.base import LOADABLE_MODELS
+
+        return self.finetuning or LOADABLE_MODELS[self.architecture].default_finetuning
 
     def steps_per_epoch(self, num_examples):
         return math.ceil(num_examples / self.batch_size)
 
+
+# Fine-tuning rates, chosen with `python benchmarks/transfer.py --sweep`
+# (benchmarks/results/transfer_sweep.md): 256 images of another domain,
+# 300 steps of batch 32, held-out PSNR at Adam 1e-3, 3e-4, 1e-4 and 3e-5.
+# 3e-4 was best or within 0.25 dB of best for every MNIST, Fashion-MNIST
+# and CIFAR-10 VQ-VAE checkpoint; vae_cifar10 lost PSNR at every rate but
+# 3e-5 (1e-3: -2.5 dB, 1e-4: -0.6 dB, 3e-5: +0.2 dB).
+_FINETUNE = FineTuning(learning_rate=3e-4)
+_FINETUNE_GAUSSIAN_VAE = FineTuning(learning_rate=3e-5)
 
 _MNIST_AE = dict(latent_dim=32, encoder_filters=(32, 64), num_res_blocks=0)
 _MNIST_VAE = dict(latent_dim=32, encoder_filters=(32, 64), likelihood="bernoulli")
@@ -79,6 +102,7 @@ RECIPES = {
             dataset="mnist",
             config=dict(_MNIST_AE, reconstruction_loss="bce"),
             epochs=10,
+            finetuning=_FINETUNE,
             description="Convolutional autoencoder with a 32-d latent, MNIST.",
         ),
         Recipe(
@@ -87,6 +111,7 @@ RECIPES = {
             dataset="mnist",
             config=dict(_MNIST_AE, latent_dim=64, noise_type="gaussian", noise_level=0.3),
             epochs=10,
+            finetuning=_FINETUNE,
             description="Denoising autoencoder (gaussian noise, sigma 0.3), MNIST.",
         ),
         Recipe(
@@ -96,6 +121,7 @@ RECIPES = {
             config=dict(_MNIST_VAE),
             epochs=20,
             binarize="dynamic",
+            finetuning=_FINETUNE,
             description="VAE with a Bernoulli likelihood and a 32-d latent, dynamically binarized MNIST.",
         ),
         Recipe(
@@ -104,6 +130,7 @@ RECIPES = {
             dataset="mnist",
             config=dict(_MNIST_VQ),
             epochs=8,
+            finetuning=_FINETUNE,
             description="VQ-VAE with a 7x7 grid of 128 codes (EMA codebook), MNIST.",
         ),
         Recipe(
@@ -112,6 +139,7 @@ RECIPES = {
             dataset="fashion_mnist",
             config=dict(_MNIST_VAE),
             epochs=12,
+            finetuning=_FINETUNE,
             description="VAE with a Bernoulli (cross-entropy) likelihood and a 32-d latent, Fashion-MNIST.",
         ),
         Recipe(
@@ -120,6 +148,7 @@ RECIPES = {
             dataset="fashion_mnist",
             config=dict(_MNIST_VQ),
             epochs=4,
+            finetuning=_FINETUNE,
             description="VQ-VAE with a 7x7 grid of 128 codes (EMA codebook), Fashion-MNIST.",
         ),
         Recipe(
@@ -132,6 +161,7 @@ RECIPES = {
             ),
             epochs=6,
             learning_rate=2e-3,
+            finetuning=_FINETUNE,
             description="VQ-VAE with a 16x16 grid of 512 codes (EMA codebook, dead-code restarts), CIFAR-10.",
         ),
         Recipe(
@@ -143,6 +173,7 @@ RECIPES = {
                 gaussian_sigma=0.075,
             ),
             epochs=10,
+            finetuning=_FINETUNE_GAUSSIAN_VAE,
             description="VAE with a Gaussian likelihood (sigma 0.075) and a 128-d latent, CIFAR-10.",
         ),
         Recipe(

@@ -31,7 +31,10 @@ to everything needed to find, verify and describe that checkpoint:
 }
 ```
 
-`references` is optional; every other key is required. An entry is never
+`references` and `finetuning` (the settings `keras_genae.load` compiles a
+pretrained model with, `FineTuning.to_dict()`: `optimizer`, `learning_rate`,
+`phase_learning_rates` for multi-optimizer models, `steps`, `batch_size`)
+are optional; every other key is required. An entry is never
 written by hand: `manifest_entry_from_checkpoint` builds it from a directory
 written by `keras_genae.save_pretrained`, and `add_to_manifest` validates
 and inserts it.
@@ -50,6 +53,7 @@ import tempfile
 from pathlib import Path
 
 from keras_genae.models.base import LOADABLE_MODELS
+from keras_genae.models.finetuning import FineTuning
 
 SCHEMA_VERSION = 1
 MANIFEST_FILENAME = "weights_manifest.json"
@@ -63,7 +67,7 @@ _ENTRY_KEYS = {
     "architecture", "description", "dataset", "data_license", "input", "hub",
     "files", "metrics",
 }
-_OPTIONAL_ENTRY_KEYS = {"references"}
+_OPTIONAL_ENTRY_KEYS = {"references", "finetuning"}
 _INPUT_KEYS = {"shape", "dtype", "value_range", "preprocessing"}
 _HUB_KEYS = {"repo_id", "revision"}
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -324,6 +328,11 @@ def validate_entry(name, entry, source="manifest"):
         isinstance(k, str) and k and _is_number(v) for k, v in metrics.items()
     ):
         _fail(source, f"{where}.metrics", f"must map metric names to finite numbers. Received: {metrics!r}")
+    if "finetuning" in entry:
+        try:
+            FineTuning.from_dict(entry["finetuning"])
+        except ValueError as e:
+            _fail(source, f"{where}.finetuning", str(e))
     refs = entry.get("references", [])
     if not isinstance(refs, list) or not all(isinstance(r, str) and r for r in refs):
         _fail(source, f"{where}.references", f"must be a list of strings. Received: {refs!r}")
@@ -407,6 +416,8 @@ def manifest_entry_from_checkpoint(directory, repo_id=None, revision=None, **fie
     }
     if metadata.get("references"):
         entry["references"] = list(metadata["references"])
+    if metadata.get("finetuning"):
+        entry["finetuning"] = dict(metadata["finetuning"])
     unknown = set(fields) - {"description", "dataset", "data_license", "metrics", "references"}
     if unknown:
         raise ValueError(

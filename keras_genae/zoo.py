@@ -10,6 +10,10 @@ Commands:
         `keras_genae/checkpoints/` and add them to the manifest.
     python -m keras_genae.zoo table
         Print the README's checkpoint table from the manifest.
+    python -m keras_genae.zoo cards [NAME ...]
+        Rewrite the shipped checkpoints' fine-tuning settings (from their
+        recipes) in `metadata.json`, the model cards and the manifest,
+        without re-evaluating them (the weights are untouched).
 """
 
 import argparse
@@ -108,7 +112,9 @@ def evaluate_recipe_model(model, recipe, data_dir=None, limit=None, num_samples=
 
 
 def card_fields(recipe, metrics):
+    settings = recipe.finetuning_settings()
     return dict(
+        finetuning=settings.to_dict() if settings is not None else None,
         name=recipe.name,
         description=recipe.description,
         dataset=recipe.dataset,
@@ -178,6 +184,24 @@ def re_evaluate(name, data_dir=None, limit=None):
     return publish(directory, name)
 
 
+def refresh_card(name):
+    """Write the recipe's fine-tuning settings into a shipped checkpoint's
+    `metadata.json`, model card and manifest entry."""
+    from keras_genae.model_card import model_card
+    from keras_genae.recipes import get_recipe
+    from keras_genae.utils.io import atomic_path
+    from keras_genae.utils.io import write_json
+
+    settings = get_recipe(name).finetuning_settings()
+    directory = CHECKPOINTS_DIR / name
+    metadata = json.loads((directory / "metadata.json").read_text())
+    metadata["finetuning"] = settings.to_dict() if settings is not None else None
+    write_json(directory / "metadata.json", metadata)
+    with atomic_path(directory / "README.md") as tmp:
+        Path(tmp).write_text(model_card(metadata), encoding="utf-8")
+    return publish(directory, name)
+
+
 def markdown_table(manifest=None):
     """The README table of shipped checkpoints, from the manifest."""
     from keras_genae import registry
@@ -240,11 +264,20 @@ def main(argv=None):
     pub.add_argument("dirs", nargs="+")
     pub.add_argument("--readme", default="README.md")
     sub.add_parser("table", help="print the README table")
+    cards = sub.add_parser("cards", help="rewrite fine-tuning settings in cards and manifest")
+    cards.add_argument("names", nargs="*")
+    cards.add_argument("--readme", default="README.md")
     args = parser.parse_args(argv)
     if args.command == "table":
         print(markdown_table())
         return 0
-    if args.command == "publish":
+    if args.command == "cards":
+        from keras_genae import registry
+
+        for name in args.names or registry.list_models():
+            entry = refresh_card(name)
+            print(json.dumps({name: entry.get("finetuning")}))
+    elif args.command == "publish":
         for d in args.dirs:
             entry = publish(d)
             print(json.dumps({Path(d).name: entry["metrics"]}))

@@ -7,6 +7,8 @@ import numpy as np
 from keras import ops
 
 from keras_genae import trainers
+from keras_genae.metrics import psnr_tracker
+from keras_genae.models.finetuning import FineTuning
 from keras_genae.utils.validation import check_image_shape
 from keras_genae.utils.validation import validate_image_spec
 from keras_genae.utils.validation import validate_images
@@ -89,6 +91,16 @@ class GenerativeAutoencoder(keras.Model):
     loss_terms = ("loss",)
     #: Whether the model defines a prior and so implements `sample`.
     has_prior = False
+    #: Whether `compute_losses` returns a `psnr` term (the mean PSNR in dB
+    #: of the step's reconstructions), which `fit` logs as `psnr` and
+    #: `val_psnr`.
+    reports_psnr = False
+    #: How a pretrained checkpoint of this family is fine-tuned, unless its
+    #: recipe says otherwise (`keras_genae.models.finetuning.FineTuning`).
+    default_finetuning = FineTuning()
+    #: The settings `keras_genae.load` compiled this pretrained model with
+    #: (None for a model built in code or loaded with `pretrained=False`).
+    finetuning = None
 
     def __init__(self, image_shape, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -98,6 +110,8 @@ class GenerativeAutoencoder(keras.Model):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed, name="seed_generator")
         self._trackers = [keras.metrics.Mean(name=n) for n in self.loss_terms]
+        if self.reports_psnr:
+            self._trackers.append(psnr_tracker())
         self._trackers += self.build_extra_metrics()
 
     # ------------------------------------------------------------------ API

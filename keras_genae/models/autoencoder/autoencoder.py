@@ -3,10 +3,12 @@
 from keras import ops
 
 from keras_genae.layers.blocks import DenseBottleneck
+from keras_genae.metrics import mean_psnr
 from keras_genae.models.backbone import attach_conv_backbone
 from keras_genae.models.backbone import backbone_config
 from keras_genae.models.base import GenerativeAutoencoder
 from keras_genae.models.base import register_architecture
+from keras_genae.models.finetuning import FineTuning
 from keras_genae.models.losses import reconstruction_error
 from keras_genae.utils.validation import check_choice
 from keras_genae.utils.validation import check_positive_int
@@ -47,6 +49,9 @@ class Autoencoder(GenerativeAutoencoder):
     """
 
     loss_terms = ("loss", "reconstruction_loss", "mse")
+    reports_psnr = True
+    # benchmarks/results/transfer_sweep.md: 3e-4 was best for ae_mnist and dae_mnist.
+    default_finetuning = FineTuning(learning_rate=3e-4)
 
     def __init__(
         self,
@@ -103,8 +108,9 @@ class Autoencoder(GenerativeAutoencoder):
         logits = self.decode_logits(self._encode(x_in, training), training)
         target = ops.cast(x, "float32")
         rec = reconstruction_error(target, logits, self.reconstruction_loss)
-        mse = ops.mean(ops.square(target - self.images_from_output(logits)))
-        return {"loss": rec, "reconstruction_loss": rec, "mse": mse}
+        images = self.images_from_output(logits)
+        mse = ops.mean(ops.square(target - images))
+        return {"loss": rec, "reconstruction_loss": rec, "mse": mse, "psnr": mean_psnr(target, images)}
 
     def corrupt(self, x, seed=None):
         """The input corruption applied during training (none here)."""
