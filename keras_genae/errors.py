@@ -15,3 +15,8 @@ class NonFiniteLossError(FloatingPointError):
 
 class ChecksumError(ValueError):
     """A downloaded or cached file does not match its manifest hash."""
+
+
+class DownloadError(OSError):
+    """A checkpoint file could not be downloaded (and is not cached), or the
+    server broke a rule that `keras_genae.load` enforces (see docs/security.md)."""
