@@ -112,10 +112,10 @@ def blob_etag(path, storage):
     """The ETag a cached file is stored under, or None if its blob is not a
     hash-named file inside `storage/blobs`."""
     blob = os.path.realpath(path)
-    if not inside(blob, Path(storage) / "blobs") or not os.path.isfile(blob):
+    if os.path.dirname(blob) != os.path.realpath(Path(storage) / "blobs") or not os.path.isfile(blob):
         return None
     name = os.path.basename(blob)
-    return name if ETAG_RE.match(name) and os.path.dirname(blob) == os.path.realpath(Path(storage) / "blobs") else None
+    return name if ETAG_RE.match(name) else None
 
 
 def cached_file(cache_dir, repo_id, filename, revision):
@@ -130,7 +130,8 @@ def cached_file(cache_dir, repo_id, filename, revision):
         if not COMMIT_RE.match(commit):
             return None
     path = storage / "snapshots" / commit / filename
-    if not os.path.lexists(path) or blob_etag(path, storage) is None:
+    # A link into `blobs/`, or a copy (caches written without symlinks).
+    if not os.path.isfile(path) or not inside(path, storage):
         return None
     return str(path)
 
