@@ -20,3 +20,6 @@ class ChecksumError(ValueError):
 class DownloadError(OSError):
     """A checkpoint file could not be downloaded (and is not cached), or the
     server broke a rule that `keras_genae.load` enforces (see docs/security.md)."""
+
+
+from keras_genae.utils.run_lock import RunLockedError  # noqa: E402,F401 (public name)
