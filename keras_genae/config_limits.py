@@ -80,7 +80,7 @@ def check_sizes(config, source, class_name):
                         f"({source}); a larger value cannot be built. Received: {key}={value!r}"
                     )
                 found.append((v, name))
-    found.sort(reverse=True)
+    found.sort(key=lambda item: (-item[0], item[1]))
     if len(found) >= 2 and found[0][0] * found[1][0] > MAX_PRODUCT:
         (a, name_a), (b, name_b) = found[:2]
         raise ValueError(
