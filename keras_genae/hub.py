@@ -42,8 +42,10 @@ stores no compile config). Use `keras_genae.load` for verified loading.
 
 Hub access follows the usual huggingface_hub settings, read when `load` is
 called: `HF_ENDPOINT`, `HF_HUB_OFFLINE`, `HF_HOME` / `HF_HUB_CACHE` (or the
-values in `huggingface_hub.constants` when those are not set), the token,
-and huggingface_hub's progress bars.
+values in `huggingface_hub.constants` when those are not set) and the
+token; `KERAS_GENAE_DOWNLOAD_TIMEOUT` (seconds per file, default 900) and
+`KERAS_GENAE_MAX_DOWNLOAD_BYTES` (cap for a file without a pinned size,
+default 4 GiB) bound each download.
 """
 
 import json
