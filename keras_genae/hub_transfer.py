@@ -36,7 +36,6 @@ from huggingface_hub.utils import build_hf_headers
 from huggingface_hub.utils import get_session
 from huggingface_hub.utils import hf_raise_for_status
 
-from keras_genae.errors import ChecksumError
 from keras_genae.errors import DownloadError
 from keras_genae.utils.io import atomic_path
 from keras_genae.version import __version__
@@ -294,14 +293,12 @@ def _link(blob, snapshot, storage, revision, commit):
     snapshot.parent.mkdir(parents=True, exist_ok=True)
     if not inside(snapshot.parent, storage):
         raise DownloadError(f"Refusing to write {str(snapshot)!r}: it is outside {str(storage)!r}.")
-    if os.path.lexists(snapshot):
-        os.unlink(snapshot)
-    try:
-        os.symlink(os.path.relpath(blob, snapshot.parent), snapshot)
-    except OSError:  # No symlinks (e.g. Windows without developer mode): a copy.
-        import shutil
+    with atomic_path(str(snapshot)) as tmp:  # Replaced in one step: safe for concurrent loads.
+        try:
+            os.symlink(os.path.relpath(blob, snapshot.parent), tmp)
+        except OSError:  # No symlinks (e.g. Windows without developer mode): a copy.
+            import shutil
 
-        with atomic_path(str(snapshot)) as tmp:
             shutil.copyfile(blob, tmp)
     if revision != commit:
         ref = storage / "refs" / revision
