@@ -3,6 +3,7 @@
 import json
 import os
 import time
+import zipfile
 
 import keras
 
@@ -14,13 +15,19 @@ class EpochCheckpoint(keras.callbacks.Callback):
     """Save the whole training state at the end of every epoch, atomically.
 
     The model is saved as `<directory>/last.keras` (weights, config,
-    compile config and optimizer state) and `<directory>/state.json` records
-    the number of finished epochs, the history and the time spent. A crash
-    mid-save leaves the previous epoch's files intact. `EpochCheckpoint.
-    restore(directory)` returns the model and the epoch to resume from.
+    compile config and optimizer state) with the training state (the number
+    of finished epochs, the history and the time spent) inside the same
+    archive, as `keras_genae_state.json`: one file, renamed into place in
+    one step, so the model and its epoch count can never disagree. A copy
+    of the state is also written to `<directory>/state.json` for reading;
+    `restore` trusts the archive. A crash mid-save leaves the previous
+    epoch's files intact. `EpochCheckpoint.restore(directory)` returns the
+    model and the epoch to resume from.
 
     Args:
         directory: str. Folder of the training state.
+        resume: bool. Continue the state found in `directory` (its history
+            and time). Defaults to `True`.
 
     Example:
     >>> ckpt = EpochCheckpoint("runs/vae")
@@ -29,29 +36,60 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     MODEL_FILE = "last.keras"
     STATE_FILE = "state.json"
+    STATE_MEMBER = "keras_genae_state.json"
 
-    def __init__(self, directory):
+    def __init__(self, directory, resume=True):
         super().__init__()
         self.directory = directory
-        self._state = self.read_state(directory) or {"epochs": 0, "history": {}, "train_seconds": 0.0}
+        state = self.read_state(directory) if resume else None
+        self._state = state or {"epochs": 0, "history": {}, "train_seconds": 0.0}
         self._epoch_start = None
 
     @classmethod
     def read_state(cls, directory):
-        path = os.path.join(directory, cls.STATE_FILE)
-        if not os.path.exists(path) or not os.path.exists(os.path.join(directory, cls.MODEL_FILE)):
+        """The training state saved in `directory`, or None if there is none.
+
+        Raises:
+            ValueError: `last.keras` is damaged (truncated, not an archive).
+        """
+        path = os.path.join(directory, cls.MODEL_FILE)
+        if not os.path.exists(path):
             return None
-        with open(path) as f:
+        try:
+            with zipfile.ZipFile(path) as zf:
+                if cls.STATE_MEMBER in zf.namelist():
+                    return json.loads(zf.read(cls.STATE_MEMBER))
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+            raise damaged_state_error(path, e) from e
+        # Written before the state moved into the archive: use state.json.
+        state_path = os.path.join(directory, cls.STATE_FILE)
+        if not os.path.exists(state_path):
+            return None
+        with open(state_path) as f:
             return json.load(f)
 
     @classmethod
     def restore(cls, directory):
-        """Return `(model, finished_epochs)`, or `(None, 0)` if there is no state."""
+        """Return `(model, finished_epochs)`, or `(None, 0)` if there is no state.
+
+        Raises:
+            ValueError: the state is damaged; the message names the file
+                and the `--restart` flag that starts over.
+        """
         state = cls.read_state(directory)
         if state is None:
             return None, 0
-        model = keras.saving.load_model(os.path.join(directory, cls.MODEL_FILE), safe_mode=True)
+        path = os.path.join(directory, cls.MODEL_FILE)
+        try:
+            model = keras.saving.load_model(path, safe_mode=True)
+        except Exception as e:  # Keras raises many types on a damaged archive.
+            raise damaged_state_error(path, e) from e
         return model, int(state["epochs"])
+
+    @classmethod
+    def clean(cls, directory):
+        """Delete the temporary files a killed save left in `directory`."""
+        return remove_leftovers(directory)
 
     @property
     def state(self):
@@ -61,13 +99,50 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self._epoch_start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
+        state = json.loads(json.dumps(self._state))
+        for key, value in (logs or {}).items():
+            state["history"].setdefault(key, []).append(float(value))
+        state["epochs"] = epoch + 1
+        state["train_seconds"] += time.perf_counter() - self._epoch_start
         with atomic_path(os.path.join(self.directory, self.MODEL_FILE)) as tmp:
             self.model.save(tmp)
-        for key, value in (logs or {}).items():
-            self._state["history"].setdefault(key, []).append(float(value))
-        self._state["epochs"] = epoch + 1
-        self._state["train_seconds"] += time.perf_counter() - self._epoch_start
-        write_json(os.path.join(self.directory, self.STATE_FILE), self._state)
+            with zipfile.ZipFile(tmp, "a") as zf:
+                zf.writestr(self.STATE_MEMBER, json.dumps(state, indent=2))
+        self._state = state
+        write_json(os.path.join(self.directory, self.STATE_FILE), state)
+
+
+def damaged_state_error(path, cause):
+    """The error for a `last.keras` that cannot be read."""
+    return ValueError(
+        f"The training state {path!r} is damaged and cannot be resumed ({type(cause).__name__}: "
+        f"{cause}). Rerun with `--restart` (or `restart=True`) to delete the state and train from "
+        "the first epoch, or put back a good copy of the file."
+    )
+
+
+def remove_leftovers(directory):
+    """Delete what a killed atomic write leaves in `directory`: `.*.partial*`
+    files and `.*.tmp` / `.*.old` folders (see `keras_genae.utils.io` and
+    `save_pretrained`). Returns the paths removed. Only call it while
+    holding the run lock: another live writer's files look the same."""
+    import re
+    import shutil
+
+    removed = []
+    if not os.path.isdir(directory):
+        return removed
+    pattern = re.compile(r"^\..+\.(partial[^/]*|tmp|old)$")
+    for name in os.listdir(directory):
+        path = os.path.join(directory, name)
+        if not pattern.match(name):
+            continue
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            os.unlink(path)
+        removed.append(path)
+    return removed
 
 
 class ImageGrid(keras.callbacks.Callback):

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import keras
 
+from keras_genae import config_limits
 from keras_genae.model_card import model_card
 from keras_genae.models.base import LOADABLE_MODELS
 from keras_genae.models.finetuning import FineTuning
@@ -182,24 +183,42 @@ def _write_text(path, text):
         f.write(text if text.endswith("\n") else text + "\n")
 
 
-def _replace_dir(src, dst):
+def _replace_dir(src, dst, attempts=20):
     """Rename `src` to `dst`, replacing an existing `dst` with the
-    smallest window possible (rename the old one away, then delete it)."""
-    old = None
-    if dst.exists() or dst.is_symlink():
-        old = dst.with_name(f".{dst.name}.{uuid.uuid4().hex[:8]}.old")
-        os.rename(dst, old)
+    smallest window possible (rename the old one away, then delete it).
+
+    Another writer may replace `dst` at the same moment (two
+    `save_pretrained(overwrite=True)` calls racing): then the old `dst`
+    it put there is moved away in turn and the rename is retried, so the
+    last writer wins with a complete directory and no call fails."""
+    olds = []
     try:
-        os.rename(src, dst)
-    except BaseException:
-        if old is not None:
-            os.rename(old, dst)
-        raise
-    if old is not None:
-        if old.is_dir() and not old.is_symlink():
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            old.unlink()
+        for _ in range(attempts):
+            if dst.exists() or dst.is_symlink():
+                old = dst.with_name(f".{dst.name}.{uuid.uuid4().hex[:8]}.old")
+                try:
+                    os.rename(dst, old)
+                    olds.append(old)
+                except FileNotFoundError:
+                    pass  # Another writer moved it away first.
+            try:
+                os.rename(src, dst)
+                return
+            except OSError as e:
+                if not (dst.exists() or dst.is_symlink()):
+                    if olds:  # Not a lost race but a real error: put the old one back.
+                        os.rename(olds.pop(), dst)
+                    raise
+                error = e
+        raise OSError(
+            f"Could not replace {str(dst)!r}: other writers kept replacing it ({error})."
+        ) from error
+    finally:
+        for old in olds:
+            if old.is_dir() and not old.is_symlink():
+                shutil.rmtree(old, ignore_errors=True)
+            elif os.path.lexists(old):
+                old.unlink()
 
 
 # ------------------------------------------------------------------ load
@@ -218,6 +237,7 @@ def read_config(path):
 
 def parse_config(data, source):
     """Parse and check config JSON bytes; return the config dict."""
+    config_limits.check_json_depth(data, source)
     try:
         config = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -252,7 +272,12 @@ def check_config(config, source="config"):
     return LOADABLE_MODELS[class_name]
 
 
-def _check_nested(value, source, where):
+def _check_nested(value, source, where, depth=0):
+    if depth > config_limits.MAX_DEPTH:
+        raise ValueError(
+            f"Refusing to load {source}: `{where[:200]}` nests deeper than "
+            f"{config_limits.MAX_DEPTH} levels."
+        )
     if isinstance(value, dict):
         if "class_name" in value:
             module = value.get("module")
@@ -264,10 +289,10 @@ def _check_nested(value, source, where):
                     "objects (such as dtype policies) may appear inside a keras_genae config."
                 )
         for k, v in value.items():
-            _check_nested(v, source, f"{where}.{k}")
+            _check_nested(v, source, f"{where}.{k}", depth + 1)
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            _check_nested(v, source, f"{where}[{i}]")
+            _check_nested(v, source, f"{where}[{i}]", depth + 1)
 
 
 def build_model(config, config_overrides=None, source="config"):
@@ -286,6 +311,7 @@ def build_model(config, config_overrides=None, source="config"):
                 f"{sorted(inner)}). Received: config_overrides={overrides!r}"
             )
         inner.update(overrides)
+    config_limits.check_sizes(inner, source, cls.__name__)
     model = cls.from_config(inner)
     if not model.built:
         model.build()

@@ -277,7 +277,8 @@ def cmd_train(args):
     print(f"Training {recipe.name} ({recipe.architecture} on {recipe.dataset}, "
           f"{recipe.epochs} epochs); state in {os.path.join(args.out, recipe.name + '.state')}")
     model, state = train_lib.train(recipe, args.data_dir, args.out, recipe.epochs, args.limit,
-                                   resume=not args.no_resume, verbose=1 if not args.quiet else 2)
+                                   resume=not args.no_resume, verbose=1 if not args.quiet else 2,
+                                   restart=args.restart)
     directory = zoo.finish_checkpoint(model, recipe, state, data_dir=args.data_dir,
                                       out=args.out, eval_limit=args.eval_limit)
     print(f"Checkpoint: {directory}. Try: genae sample {directory} --out samples.png")
@@ -388,7 +389,9 @@ def build_parser():
     p.add_argument("--epochs", type=_positive, help="override the recipe's epochs")
     p.add_argument("--limit", type=_positive, help="train on the first N images only")
     p.add_argument("--eval-limit", type=_positive, help="evaluate on the first N test images only")
-    p.add_argument("--no-resume", action="store_true", help="ignore an interrupted run's state")
+    p.add_argument("--no-resume", action="store_true", help="the same as --restart")
+    p.add_argument("--restart", action="store_true",
+                   help="delete an interrupted (or damaged) run's state and train from epoch 1")
     p.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
     p.set_defaults(func=cmd_train)
     cli_finetune.add_parser(sub, [common])

@@ -24,6 +24,8 @@ import re
 import numpy as np
 import tensorflow as tf
 
+from keras_genae import image_files
+
 logger = logging.getLogger(__name__)
 
 #: Name -> image shape of every dataset that `load_dataset` knows.
@@ -39,7 +41,7 @@ BINARIZE_MODES = ("threshold", "static", "dynamic")
 #: Seed of the `"static"` binarization; fixed so that every run, machine
 #: and call sees the same binary images.
 STATIC_BINARIZATION_SEED = 0
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+IMAGE_EXTENSIONS = image_files.IMAGE_EXTENSIONS
 
 _SPLIT_RE = re.compile(r"^(train|test)(?:\[(-?\d+%?)?:(-?\d+%?)?\])?$")
 _AUTOTUNE = tf.data.AUTOTUNE
@@ -325,175 +327,4 @@ def load_dataset(
 
 
 # ---------------------------------------------------------------- folders
-def _list_images(path, follow_links):
-    files, others = [], 0
-    for root, dirs, names in os.walk(path, followlinks=follow_links):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for fname in sorted(names):
-            if fname.startswith("."):
-                continue
-            if fname.lower().endswith(IMAGE_EXTENSIONS):
-                files.append(os.path.join(root, fname))
-            else:
-                others += 1
-    return sorted(files), others
-
-
-def _make_loader(image_size, channels, crop_to_aspect_ratio):
-    height, width = image_size
-
-    def load(path):
-        image = tf.io.decode_image(
-            tf.io.read_file(path), channels=0, dtype=tf.float32, expand_animations=False
-        )
-        c = tf.shape(image)[-1]
-        # Drop an alpha channel (as PIL's convert does), then match channels.
-        image = tf.cond((c == 2) | (c == 4), lambda: image[..., :-1], lambda: image)
-        c = tf.shape(image)[-1]
-        if channels == 1:
-            image = tf.cond(c == 3, lambda: tf.image.rgb_to_grayscale(image), lambda: image)
-        else:
-            image = tf.cond(c == 1, lambda: tf.tile(image, [1, 1, 3]), lambda: image)
-        image = tf.ensure_shape(image, [None, None, channels])
-        h, w = tf.shape(image)[0], tf.shape(image)[1]
-        if crop_to_aspect_ratio:  # the largest centered box of the target aspect
-            hf, wf = tf.cast(h, tf.float32), tf.cast(w, tf.float32)
-            ch = tf.clip_by_value(tf.cast(tf.round(wf * height / width), tf.int32), 1, h)
-            cw = tf.clip_by_value(tf.cast(tf.round(hf * width / height), tf.int32), 1, w)
-            image = tf.image.crop_to_bounding_box(image, (h - ch) // 2, (w - cw) // 2, ch, cw)
-            h, w = ch, cw
-        image = tf.cond(
-            (h == height) & (w == width),
-            lambda: image,
-            lambda: tf.image.resize(image, (height, width), "bilinear", antialias=True),
-        )
-        image = tf.ensure_shape(image, [height, width, channels])
-        return tf.cast(tf.round(tf.clip_by_value(image, 0.0, 1.0) * 255.0), tf.uint8)
-
-    return load
-
-
-def _readable(paths, load):
-    """The subset of `paths` that `load` decodes without error (one pass)."""
-    ds = tf.data.Dataset.from_tensor_slices(paths)
-    # The reduction makes the decode a data dependency that cannot be pruned.
-    ds = ds.map(lambda p: (p, tf.reduce_max(load(p))), num_parallel_calls=_AUTOTUNE)
-    ds = ds.ignore_errors()
-    return {p.decode() for p, _ in ds.as_numpy_iterator()}
-
-
-def from_directory(
-    path,
-    image_size,
-    channels=3,
-    batch_size=32,
-    shuffle=True,
-    seed=None,
-    cache=True,
-    prefetch=True,
-    drop_remainder=False,
-    crop_to_aspect_ratio=False,
-    on_error="warn",
-    follow_links=False,
-    limit=None,
-):
-    """Make a dataset of float images in [0, 1] from a folder of image files.
-
-    This is how to fine-tune a model on your own images: the folder is
-    searched recursively for PNG, JPEG, BMP, GIF and WebP files (by extension,
-    case-insensitive; names starting with "." are skipped, and a GIF gives
-    its first frame). Sub-folders are not labels: every image is used.
-
-    - Size: images of another size are resized to `image_size` (bilinear,
-      antialiased). With `crop_to_aspect_ratio=True` they are first cropped
-      at the center to the target aspect ratio, so they are not distorted.
-    - Channels: grey images are repeated to RGB when `channels=3`, RGB
-      images are converted to grey (ITU-R 601 luma, as PIL's "L") when
-      `channels=1`, and an alpha channel is dropped.
-    - Unreadable files: every file is decoded once when the dataset is made.
-      With `on_error="warn"` (the default) a file that does not decode
-      (corrupt, truncated, or not an image) is skipped, with a logged
-      warning that names it; with `on_error="raise"` it raises a
-      `ValueError` that names it. When no file decodes, it raises.
-
-    Args:
-        path: str or path-like. The folder.
-        image_size: int or tuple `(height, width)`.
-        channels: `1` (grey) or `3` (RGB). Defaults to `3`.
-        batch_size: int. Defaults to `32`.
-        shuffle: bool. Reshuffle every epoch. Defaults to `True`.
-        seed: int or None. Seed of the shuffle. Defaults to `None`.
-        cache: bool or str. Cache the decoded, resized uint8 images in
-            memory (`True`) or in the given file; the files are then read
-            only in the first epoch. Defaults to `True`.
-        prefetch: bool. Defaults to `True`.
-        drop_remainder: bool. Defaults to `False`.
-        crop_to_aspect_ratio: bool. Defaults to `False`.
-        on_error: `"warn"` or `"raise"`. Defaults to `"warn"`.
-        follow_links: bool. Follow symbolic links to folders. Defaults to
-            `False`.
-        limit: int or None. Use only the first `limit` files in sorted
-            order. Defaults to `None`.
-
-    Returns:
-        A `tf.data.Dataset` of `(batch, height, width, channels)` float32
-        images.
-
-    Example:
-    >>> ds = keras_genae.data.from_directory("my_sketches/", (28, 28),
-    ...     channels=1, batch_size=64)
-    >>> model = keras_genae.load("vae_mnist")
-    >>> model.fit(ds, epochs=5)
-    """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"`path` does not exist. Received: path={path!r}")
-    if not os.path.isdir(path):
-        raise NotADirectoryError(
-            f"`path` must be a folder of image files. Received: path={path!r}"
-        )
-    if isinstance(image_size, int) and not isinstance(image_size, bool):
-        image_size = (image_size, image_size)
-    if (
-        not isinstance(image_size, (tuple, list)) or len(image_size) != 2
-        or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in image_size)
-    ):
-        raise ValueError(
-            "`image_size` must be a positive int or a tuple (height, width) of "
-            f"positive ints. Received: image_size={image_size!r}"
-        )
-    if channels not in (1, 3):
-        raise ValueError(f"`channels` must be 1 or 3. Received: channels={channels!r}")
-    if on_error not in ("warn", "raise"):
-        raise ValueError(f"`on_error` must be 'warn' or 'raise'. Received: on_error={on_error!r}")
-    _check_common(batch_size, limit, cache)
-
-    files, others = _list_images(path, follow_links)
-    if not files:
-        raise ValueError(
-            f"No image files found under {path!r} (searched recursively for "
-            f"{', '.join(IMAGE_EXTENSIONS)}; {others} other file(s) found)."
-        )
-    files = files[:limit] if limit else files
-    load = _make_loader(tuple(image_size), channels, crop_to_aspect_ratio)
-    good = _readable(files, load)
-    bad = [f for f in files if f not in good]
-    if bad:
-        listing = "\n  ".join(bad[:20]) + (f"\n  ... and {len(bad) - 20} more" if len(bad) > 20 else "")
-        if on_error == "raise" or len(bad) == len(files):
-            raise ValueError(
-                f"{len(bad)} of {len(files)} image file(s) under {path!r} could not "
-                f"be decoded:\n  {listing}"
-            )
-        for f in bad:
-            logger.warning("Skipping unreadable image file %r.", f)
-        files = [f for f in files if f in good]
-
-    ds = tf.data.Dataset.from_tensor_slices(files)
-    if shuffle and not cache:
-        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.map(lambda p: (load(p), 0), num_parallel_calls=_AUTOTUNE)
-    return _finish(
-        ds, len(files), batch_size, shuffle and bool(cache), seed, cache, prefetch,
-        drop_remainder, with_labels=False,
-    )
+from keras_genae.image_folder import from_directory  # noqa: E402,F401 (public name)

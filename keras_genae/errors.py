@@ -15,3 +15,11 @@ class NonFiniteLossError(FloatingPointError):
 
 class ChecksumError(ValueError):
     """A downloaded or cached file does not match its manifest hash."""
+
+
+class DownloadError(OSError):
+    """A checkpoint file could not be downloaded (and is not cached), or the
+    server broke a rule that `keras_genae.load` enforces (see docs/security.md)."""
+
+
+from keras_genae.utils.run_lock import RunLockedError  # noqa: E402,F401 (public name)

@@ -17,12 +17,19 @@
   owner replaced its content (pin a manifest entry for that). `config.json`
   is fetched first and the weights are fetched at the commit it resolved
   to, so both files come from the same commit.
-- a local checkpoint directory, or a `.keras` file. An existing directory
-  wins over a manifest name spelled the same way.
+- a local checkpoint directory, or a `.keras` file. A bare name that is
+  in the manifest always means the zoo model, even when a folder of that
+  name exists in the working directory (`load` then warns); spell a local
+  folder as a path (`"./vqvae_mnist"`) to load it.
 
-Every file is verified before it is deserialized. A file that does not
-match is deleted from the cache and, when online, downloaded once more; a
-second mismatch (or a mismatch while offline) raises `ChecksumError`.
+What each kind of handle verifies and trusts: docs/security.md.
+
+Every file is verified before it is deserialized, and a Hub download is
+checked before anything is written (see `keras_genae.hub_transfer`: hex
+ETags and commits, no redirect to another repository, size and time
+limits). A file that does not match never stays in the cache; when online
+it is downloaded once more, and a second mismatch (or a mismatch while
+offline) raises `ChecksumError`.
 
 `keras.saving.load_model(directory)` and `keras.saving.load_model("hf://
 namespace/name")` read these checkpoints too, through Keras' own code
@@ -35,8 +42,10 @@ stores no compile config). Use `keras_genae.load` for verified loading.
 
 Hub access follows the usual huggingface_hub settings, read when `load` is
 called: `HF_ENDPOINT`, `HF_HUB_OFFLINE`, `HF_HOME` / `HF_HUB_CACHE` (or the
-values in `huggingface_hub.constants` when those are not set), the token,
-and huggingface_hub's progress bars.
+values in `huggingface_hub.constants` when those are not set) and the
+token; `KERAS_GENAE_DOWNLOAD_TIMEOUT` (seconds per file, default 900) and
+`KERAS_GENAE_MAX_DOWNLOAD_BYTES` (cap for a file without a pinned size,
+default 4 GiB) bound each download.
 """
 
 import json
@@ -51,7 +60,9 @@ from huggingface_hub import errors as hf_errors
 from huggingface_hub.utils import validate_repo_id
 
 from keras_genae import checkpoint
+from keras_genae import hub_transfer
 from keras_genae import registry
+from keras_genae.errors import ChecksumError
 from keras_genae.hub_download import COMMIT_RE
 from keras_genae.hub_download import DownloadError  # noqa: F401 (public name)
 from keras_genae.hub_download import HubSettings  # noqa: F401 (public name)
@@ -116,15 +127,21 @@ def load(handle, pretrained=True, compile=True, **config_overrides):
         if not os.path.isfile(handle):
             raise FileNotFoundError(f"No such .keras file: {handle!r}.")
         return checkpoint.load_keras_archive(handle, **kwargs)
+    models = registry.get_manifest()
+    if handle in models:
+        if os.path.isdir(handle):
+            warnings.warn(
+                f"Loading the zoo model {handle!r}. A folder {handle!r} exists in the working "
+                f"directory; to load it instead, spell it as a path: load('./{handle}').",
+                stacklevel=2,
+            )
+        return _load_manifest_entry(handle, models[handle], **kwargs)
     if os.path.isdir(handle):
         path = Path(handle)
         return checkpoint.load_checkpoint_files(
             path / checkpoint.CONFIG_FILE, path / checkpoint.WEIGHTS_FILE, source=handle,
             finetuning=checkpoint.read_metadata_finetuning(path), **kwargs
         )
-    models = registry.get_manifest()
-    if handle in models:
-        return _load_manifest_entry(handle, models[handle], **kwargs)
     if os.sep in handle or "/" in handle or handle.startswith((".", "~")):
         raise FileNotFoundError(
             f"No checkpoint directory or .keras file at {handle!r}. For a Hub repository, "
@@ -146,6 +163,10 @@ def parse_hf_handle(handle):
         validate_repo_id(repo_id)
     except hf_errors.HFValidationError as e:
         raise ValueError(f"Invalid Hub repository in {handle!r}: {e}") from e
+    if repo_id.count("/") != 1:
+        raise ValueError(f"A Hub repository must be 'namespace/name'. Received: handle={handle!r}")
+    if revision is not None:
+        hub_transfer.check_revision(revision, handle)
     return repo_id, revision
 
 
@@ -171,7 +192,8 @@ def _load_manifest_entry(name, entry, pretrained, compile, config_overrides):
         expected = entry["files"][filename]
         paths[filename] = fetch(
             repo_id, filename, revision, settings,
-            verify=lambda p, f=filename, e=expected: check_manifest_hash(p, f, e, repo_id, revision),
+            verify=lambda p, etag, f=filename, e=expected: check_manifest_hash(p, f, e, repo_id, revision),
+            expected_size=expected["size"],
         )
     return checkpoint.load_checkpoint_files(
         paths[checkpoint.CONFIG_FILE], paths.get(checkpoint.WEIGHTS_FILE),
@@ -186,16 +208,26 @@ def _load_hf(repo_id, revision, handle, **kwargs):
             return _load_manifest_entry(name, entry, **kwargs)
     settings = hub_settings()
     config_path = fetch(repo_id, checkpoint.CONFIG_FILE, revision or "main", settings,
-                         verify=lambda p: check_etag(p, checkpoint.CONFIG_FILE, repo_id, settings))
+                         verify=lambda p, etag: check_etag(p, etag, checkpoint.CONFIG_FILE, repo_id))
     # Fetch the weights at the commit config.json resolved to.
     commit = Path(config_path).parent.name
     if not COMMIT_RE.match(commit):
         commit = revision or "main"
-    weights_path = None
-    if kwargs["pretrained"]:
-        weights_path = fetch(repo_id, checkpoint.WEIGHTS_FILE, commit, settings,
-                              verify=lambda p: check_etag(p, checkpoint.WEIGHTS_FILE, repo_id, settings))
-    return checkpoint.load_checkpoint_files(config_path, weights_path, source=handle, **kwargs)
+    paths = [config_path]
+    try:
+        if kwargs["pretrained"]:
+            paths.append(fetch(repo_id, checkpoint.WEIGHTS_FILE, commit, settings,
+                               verify=lambda p, etag: check_etag(p, etag, checkpoint.WEIGHTS_FILE, repo_id)))
+        return checkpoint.load_checkpoint_files(paths[0], paths[1] if len(paths) > 1 else None,
+                                                source=handle, **kwargs)
+    except ChecksumError:
+        raise
+    except ValueError:
+        # A file that does not fit (not a model config, weights of another
+        # model) is not kept: the next `load` asks the Hub again.
+        for path in paths:
+            hub_transfer.evict(path, settings.cache_dir, repo_id)
+        raise
 
 
 def _needed(entry, pretrained):

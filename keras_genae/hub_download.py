@@ -2,31 +2,29 @@
 cache with clear errors, and verification of every file (manifest sha256,
 or the Hub's ETag) before anything is deserialized.
 
-A file that does not match is deleted from the cache and, when online,
-downloaded once more; a second mismatch (or a mismatch while offline)
-raises `ChecksumError`.
+The transfer itself (checked ETags, commits and redirects, size and time
+limits, the cache layout) is in `keras_genae.hub_transfer`. A file that
+does not match never stays in the cache; when online it is downloaded once
+more, and a second mismatch (or a mismatch while offline) raises
+`ChecksumError`.
 """
 
 import hashlib
 import os
 import re
-import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
-import huggingface_hub
 from huggingface_hub import constants as hf_constants
 from huggingface_hub import errors as hf_errors
 
+from keras_genae import hub_transfer
 from keras_genae import registry
 from keras_genae.errors import ChecksumError
-from keras_genae.version import __version__
+from keras_genae.errors import DownloadError
+from keras_genae.hub_transfer import COMMIT_RE
 
-COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
-class DownloadError(OSError):
-    """A checkpoint file could not be downloaded (and is not cached)."""
 
 
 @dataclass
@@ -58,48 +56,48 @@ def hub_settings():
 
 
 # -------------------------------------------------------------- download
-def fetch(repo_id, filename, revision, settings, verify):
+def fetch(repo_id, filename, revision, settings, verify, expected_size=None):
     """Download (or take from the cache) one file and verify it.
 
-    `verify(path)` returns None when the file is good, else the
-    `ChecksumError` to raise. A bad file is evicted from the cache; when
-    online it is downloaded once more and verified again."""
+    `verify(path, etag)` returns None when the file is good, else the
+    `ChecksumError` to raise. A bad file never stays in the cache; when
+    online it is downloaded once more and verified again. `expected_size`
+    (the manifest's) caps the bytes read."""
     for attempt in range(2):
-        path = _download(repo_id, filename, revision, settings)
-        error = verify(path)
-        if error is None:
-            return path
-        _evict(path)
-        if settings.offline or attempt == 1:
-            raise error
+        try:
+            return _download(repo_id, filename, revision, settings, verify, expected_size)
+        except ChecksumError:
+            if settings.offline or attempt == 1:
+                raise
     raise AssertionError("unreachable")
 
 
-def _download(repo_id, filename, revision, settings):
+def _download(repo_id, filename, revision, settings, verify, expected_size=None):
     where = f"`{filename}` of `{repo_id}` (revision `{revision}`)"
     try:
-        return huggingface_hub.hf_hub_download(
-            repo_id=repo_id,
-            filename=filename,
-            revision=revision,
-            cache_dir=settings.cache_dir,
-            endpoint=settings.endpoint,
-            local_files_only=settings.offline,
-            library_name="keras_genae",
-            library_version=__version__,
-        )
-    except hf_errors.LocalEntryNotFoundError as e:
-        if settings.offline:
+        try:
+            path = hub_transfer.download(repo_id, filename, revision, settings, verify, expected_size)
+        except hub_transfer.HubUnreachable as e:
+            # The Hub cannot be reached: use the cached copy, as huggingface_hub does.
+            path = hub_transfer.cached_file(settings.cache_dir, repo_id, filename, revision)
+            if path is None:
+                raise DownloadError(
+                    f"Could not download {where} from {settings.endpoint}, and it is not in the cache "
+                    f"{settings.cache_dir!r}. Cause: {_cause(e)}. Check your connection and the endpoint "
+                    "(HF_ENDPOINT), then try again; with HF_HUB_OFFLINE=1 only cached files are used."
+                ) from e
+            storage = hub_transfer.storage_dir(settings.cache_dir, repo_id)
+            error = verify(path, hub_transfer.blob_etag(path, storage))
+            if error is not None:
+                hub_transfer.evict(path, settings.cache_dir, repo_id)
+                raise error from None
+        if path is None:
             raise DownloadError(
                 f"Cannot load {where}: offline mode is on (HF_HUB_OFFLINE) and the file is not in "
                 f"the cache {settings.cache_dir!r}. Go online (unset HF_HUB_OFFLINE) once to download "
                 "it, or load a local checkpoint directory."
-            ) from e
-        raise DownloadError(
-            f"Could not download {where} from {settings.endpoint}, and it is not in the cache "
-            f"{settings.cache_dir!r}. Cause: {_cause(e)}. Check your connection and the endpoint "
-            "(HF_ENDPOINT), then try again; with HF_HUB_OFFLINE=1 only cached files are used."
-        ) from e
+            )
+        return path
     except hf_errors.GatedRepoError as e:
         raise DownloadError(
             f"`{repo_id}` is a gated repository: accept its conditions on the Hub and log in "
@@ -127,6 +125,8 @@ def _download(repo_id, filename, revision, settings):
             f"Downloading {where} from {settings.endpoint} failed with HTTP {_status(e)}. "
             "Nothing was cached; try again later."
         ) from e
+    except (DownloadError, ChecksumError):
+        raise
     except (OSError, _http_error_types()) as e:
         raise DownloadError(
             f"Downloading {where} from {settings.endpoint} failed or was cut short: {_cause(e)}. "
@@ -156,25 +156,15 @@ def _cause(error):
     return f"{type(seen).__name__}: {text[0] if text else ''}"
 
 
-def _evict(path):
-    """Delete a cached file: its snapshot entry and the blob it links to."""
-    blob = os.path.realpath(path)
-    for p in {path, blob}:
-        try:
-            os.unlink(p)
-        except FileNotFoundError:
-            pass
-
-
 # ---------------------------------------------------------- verification
-def _checksum_error(filename, source, kind, expected, actual, path, sizes=None):
+def _checksum_error(filename, source, kind, expected, actual, sizes=None):
     expected_text, actual_text = expected, actual
     if sizes:
         expected_text += f" ({sizes[0]} bytes)"
         actual_text += f" ({sizes[1]} bytes)"
     error = ChecksumError(
         f"Checksum mismatch for `{filename}` of {source}: expected {kind} {expected_text}, "
-        f"got {actual_text}. The file was not loaded and was deleted from the cache ({path}); "
+        f"got {actual_text}. The file was not loaded and is not kept in the cache; "
         "`load` downloads it afresh next time."
     )
     error.filename, error.expected, error.actual = filename, expected, actual
@@ -182,11 +172,12 @@ def _checksum_error(filename, source, kind, expected, actual, path, sizes=None):
 
 
 def check_manifest_hash(path, filename, expected, repo_id, revision):
+    """Check a file against its manifest entry (sha256 and size)."""
     sha256, size = registry.file_digest(path)
     if sha256 == expected["sha256"] and size == expected["size"]:
         return None
     return _checksum_error(filename, f"`{repo_id}`@{revision} (manifest)", "sha256",
-                           expected["sha256"], sha256, path, sizes=(expected["size"], size))
+                           expected["sha256"], sha256, sizes=(expected["size"], size))
 
 
 def git_blob_sha1(path):
@@ -199,28 +190,22 @@ def git_blob_sha1(path):
     return digest.hexdigest()
 
 
-def check_etag(path, filename, repo_id, settings):
-    """Check a file against the ETag the Hub gave for it: huggingface_hub
-    stores each download as `blobs/<etag>`, the sha256 of an LFS file or
-    the git blob sha1 of a regular file."""
-    blob = os.path.realpath(path)
-    etag = os.path.basename(blob) if os.path.basename(os.path.dirname(blob)) == "blobs" else None
-    if etag is None and not settings.offline:  # No symlinks: ask the Hub.
-        commit = Path(path).parent.name
-        url = huggingface_hub.hf_hub_url(repo_id, filename, revision=commit, endpoint=settings.endpoint)
-        etag = huggingface_hub.get_hf_file_metadata(url).etag
-    if etag is None:
-        warnings.warn(f"Cannot verify `{filename}` of `{repo_id}` offline without its ETag.", stacklevel=4)
-        return None
-    if _SHA256_RE.match(etag):
+def check_etag(path, etag, filename, repo_id):
+    """Check a file against the ETag the Hub gave for it (the name of its
+    blob in the cache): the sha256 of an LFS file or the git blob sha1 of
+    a regular file. An ETag that is not such a digest is refused."""
+    if isinstance(etag, str) and _SHA256_RE.match(etag):
         actual = registry.file_digest(path)[0]
-    elif COMMIT_RE.match(etag):
+    elif isinstance(etag, str) and COMMIT_RE.match(etag):
         actual = git_blob_sha1(path)
     else:
-        warnings.warn(f"`{filename}` of `{repo_id}` has an ETag that is not a hash ({etag!r}); "
-                      "it was not verified.", stacklevel=4)
-        return None
+        error = ChecksumError(
+            f"`{filename}` of `{repo_id}` has no ETag that is a sha256 or git sha1 digest "
+            f"(ETag={etag!r}), so it cannot be verified; it was not loaded."
+        )
+        error.filename, error.expected, error.actual = filename, etag, None
+        return error
     if actual == etag:
         return None
     kind = "sha256 (the Hub's ETag)" if len(etag) == 64 else "git blob sha1 (the Hub's ETag)"
-    return _checksum_error(filename, f"`{repo_id}`", kind, etag, actual, path)
+    return _checksum_error(filename, f"`{repo_id}`", kind, etag, actual)

@@ -20,9 +20,11 @@ import os
 
 import numpy as np
 
+from keras_genae import image_files
+
 #: Datasets with shipped sample images, and their image shapes.
 SAMPLE_DATASETS = {"mnist": (28, 28, 1), "fashion_mnist": (28, 28, 1), "cifar10": (32, 32, 3)}
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+IMAGE_EXTENSIONS = image_files.IMAGE_EXTENSIONS
 
 
 # ------------------------------------------------------------------ grids
@@ -152,25 +154,23 @@ def save_grid(images, path, ncols=None, padding=2, pad_value=1.0, scale=1):
 
 
 # ------------------------------------------------------------ image files
-def list_image_files(path):
+def list_image_files(path, follow_links=False):
     """Image files (by extension) under a folder, recursively and sorted;
-    names that start with "." are skipped."""
-    files = []
-    for root, dirs, names in os.walk(path):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        files += [
-            os.path.join(root, n) for n in sorted(names)
-            if not n.startswith(".") and n.lower().endswith(IMAGE_EXTENSIONS)
-        ]
-    return sorted(files)
+    names that start with "." are skipped. See `keras_genae.image_files`."""
+    return image_files.list_image_files(path, follow_links)[0]
 
 
-def load_images(paths, image_shape, invert=False):
+def load_images(paths, image_shape, invert=False, on_error="warn"):
     """Read image files as a float32 batch at `image_shape`.
 
-    Each image is converted to grey (`"L"`) or RGB to match the channels
-    (an alpha channel is dropped), resized to the height and width with
-    bilinear, antialiased resampling, and scaled to [0, 1].
+    Each image is turned upright (EXIF orientation), converted to grey
+    (`"L"`) or RGB to match the channels (an alpha channel is dropped),
+    resized to the height and width with bilinear resampling, and scaled
+    to [0, 1]. Unreadable files follow the policy of
+    `data.from_directory` (`keras_genae.image_files`): special files,
+    files over the size or pixel caps and files that do not decode are
+    skipped with a logged warning (`on_error="warn"`) or raise
+    (`on_error="raise"`); when none is readable, it raises.
 
     Args:
         paths: a file, a folder (searched recursively for PNG, JPEG, BMP,
@@ -180,6 +180,7 @@ def load_images(paths, image_shape, invert=False):
         invert: bool. Use `1 - x`, e.g. for dark digits on white paper with
             a model trained on MNIST's white digits on black. Defaults to
             `False`.
+        on_error: `"warn"` or `"raise"`. Defaults to `"warn"`.
 
     Returns:
         `(images, files)`: float32 array `(n, height, width, channels)`
@@ -189,7 +190,6 @@ def load_images(paths, image_shape, invert=False):
     >>> x, files = load_images("my_digits/", (28, 28, 1), invert=True)
     """
     from PIL import Image
-    from PIL import UnidentifiedImageError
 
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
@@ -198,6 +198,7 @@ def load_images(paths, image_shape, invert=False):
             "`image_shape` must be (height, width, channels) with 1 or 3 "
             f"channels. Received: image_shape={tuple(image_shape)}"
         )
+    image_files.check_on_error(on_error)
     height, width, channels = (int(d) for d in image_shape)
     files = []
     for p in paths:
@@ -209,24 +210,27 @@ def load_images(paths, image_shape, invert=False):
                     f"No image files ({', '.join(IMAGE_EXTENSIONS)}) found under {p!r}."
                 )
             files += found
-        elif os.path.isfile(p):
+        elif os.path.lexists(p):
             files.append(p)
         else:
             raise FileNotFoundError(f"No such image file or folder: {p!r}.")
     if not files:
         raise ValueError("`paths` must name at least one image file or folder. Received: paths=[]")
-    batch = np.empty((len(files), height, width, channels), dtype="float32")
-    for i, f in enumerate(files):
+    reasons, arrays = {}, {}
+    for f in files:
+        _, reasons[f] = image_files.probe(f)
+        if reasons[f]:
+            continue
         try:
-            with Image.open(f) as image:
-                image.seek(0)
-                image = image.convert("L" if channels == 1 else "RGB")
-                if image.size != (width, height):
-                    image = image.resize((width, height), Image.Resampling.BILINEAR)
-                array = np.asarray(image, dtype="float32") / 255.0
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-            raise ValueError(f"Cannot read the image file {f!r}: {e}") from e
-        batch[i] = array.reshape(height, width, channels)
+            image = Image.fromarray(image_files.read_image(f, channels).squeeze(-1) if channels == 1
+                                    else image_files.read_image(f, channels))
+            if image.size != (width, height):
+                image = image.resize((width, height), Image.Resampling.BILINEAR)
+            arrays[f] = (np.asarray(image, dtype="float32") / 255.0).reshape(height, width, channels)
+        except Exception as e:  # Pillow raises many types on corrupt data.
+            reasons[f] = f"it does not decode ({type(e).__name__}: {e})"
+    files = image_files.select(files, on_error, reasons, "given")
+    batch = np.stack([arrays[f] for f in files]).astype("float32")
     if invert:
         batch = 1.0 - batch
     return batch, files

@@ -15,7 +15,15 @@ huggingface.co does:
 Faults can be injected per file: `"tamper"` (a flipped byte, same
 headers), `"500"` (every request), `"500-get"` (only GET), `"short"` (a
 complete response with half the bytes), `"drop"` (the connection closes
-before the last byte).
+before the last byte). Hostile faults, for tests/test_security.py:
+`("etag", value)` (this ETag, also as `X-Linked-Etag`, on HEAD and GET),
+`("commit", value)` (this `X-Repo-Commit`), `("pad", n)` (the body and
+its announced size grow by `n` zero bytes, sent in 1 MiB writes; the
+bytes actually written are in `hub.sent`), `("trickle", seconds)` (one
+byte every `seconds`, for at most 10 s, then the connection closes), and
+`("redirect", repo_id)` (a 302 to the same file of another repo).
+Faults can be combined in a tuple of such pairs, e.g. `(("etag", e),
+"tamper")`.
 """
 
 import hashlib
@@ -49,6 +57,7 @@ class FakeHub:
         self.repos = {}  # repo_id -> {"refs": {name: sha}, "commits": {sha: {path: bytes}}}
         self.faults = {}  # filename -> fault name
         self.requests = []  # (method, path, headers)
+        self.sent = {}  # filename -> body bytes written by GET (see "pad")
         self._server = None
         self._thread = None
 
@@ -97,6 +106,7 @@ class FakeHub:
         return self
 
     def stop(self):
+        self.stopped = True
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -159,6 +169,10 @@ class _HubHandler(BaseHTTPRequestHandler):
         if sha is None:
             return self._error(404, "RevisionNotFound", f"Invalid rev id: {revision}", head)
         fault = self.fake.faults.get(filename)
+        hostile = _hostile(fault)
+        if "redirect" in hostile and hostile["redirect"] != repo_id:
+            target = f"/{hostile['redirect']}/resolve/main/{filename}"
+            return self._send(302, [("Location", target)], head=head)
         if fault == "500" or (fault == "500-get" and not head):
             return self._error(500, "InternalError", "Internal server error", head)
         files = repo["commits"][sha]
@@ -172,11 +186,21 @@ class _HubHandler(BaseHTTPRequestHandler):
             headers += [("X-Linked-Etag", f'"{etag}"'), ("X-Linked-Size", str(len(data)))]
         else:
             etag = git_blob_sha1(data)
+        etag = hostile.get("etag", etag)
+        if "etag" in hostile:
+            headers = [h for h in headers if h[0] != "X-Linked-Etag"] + [("X-Linked-Etag", f'"{etag}"')]
+        if "commit" in hostile:
+            headers = [h for h in headers if h[0] != "X-Repo-Commit"] + [("X-Repo-Commit", hostile["commit"])]
         headers.append(("ETag", f'"{etag}"'))
+        pad = hostile.get("pad", 0)
+        if pad:
+            headers = [h for h in headers if h[0] != "X-Linked-Size"] + [("X-Linked-Size", str(len(data) + pad))]
         if head:
-            return self._send(200, headers, head=True, length=len(data))
+            return self._send(200, headers, head=True, length=len(data) + pad)
+        if pad or "trickle" in hostile:
+            return self._slow_body(filename, headers, data, pad, hostile.get("trickle"))
         body = data
-        if fault == "tamper":
+        if fault == "tamper" or "tamper" in (fault if isinstance(fault, tuple) else ()):
             body = data[:-1] + bytes([data[-1] ^ 0xFF])
         start = 0
         range_header = self.headers.get("Range")
@@ -203,6 +227,37 @@ class _HubHandler(BaseHTTPRequestHandler):
             return self._send(206, headers, body[start:])
         return self._send(200, headers, body)
 
+    def _slow_body(self, filename, headers, data, pad, trickle):
+        """Send a padded body in 1 MiB writes, or trickle it byte by byte;
+        stop when the client hangs up, the hub stops, or after 10 s."""
+        self.send_response(200)
+        for key, value in headers:
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data) + pad))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.fake.sent[filename] = 0
+        give_up = time.monotonic() + 10.0
+        try:
+            if trickle:
+                for byte in data:
+                    if time.monotonic() > give_up or getattr(self.fake, "stopped", False):
+                        break
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    self.fake.sent[filename] += 1
+                    time.sleep(trickle)
+            else:
+                self.wfile.write(data)
+                self.fake.sent[filename] += len(data)
+                zeros = bytes(1 << 20)
+                while self.fake.sent[filename] < len(data) + pad and time.monotonic() < give_up:
+                    self.wfile.write(zeros)
+                    self.fake.sent[filename] += len(zeros)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        self.close_connection = True
+
     def _api(self, repo_id, kind, revision):
         repo, sha = self.fake.resolve(repo_id, revision)
         if repo is None:
@@ -222,6 +277,12 @@ class _HubHandler(BaseHTTPRequestHandler):
                     item["lfs"] = {"oid": hashlib.sha256(data).hexdigest(), "size": len(data), "pointerSize": 134}
                 payload.append(item)
         self._send(200, [("Content-Type", "application/json")], json.dumps(payload).encode())
+
+
+def _hostile(fault):
+    """The `(name, value)` faults of a fault spec, as a dict."""
+    items = fault if isinstance(fault, tuple) and fault and isinstance(fault[0], tuple) else (fault,)
+    return dict(f for f in items if isinstance(f, tuple) and len(f) == 2)
 
 
 # ---------------------------------------------------------------- fixtures

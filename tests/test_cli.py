@@ -221,6 +221,21 @@ def test_push_to_a_local_hub(zoo, capsys, tmp_path, monkeypatch):
         hub.stop()
 
 
+def test_reconstruct_skips_an_unreadable_file_like_from_directory(zoo, capsys, tmp_path, caplog):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    Image.new("L", (28, 28), 200).save(folder / "good.png")
+    (folder / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    os.mkfifo(folder / "pipe.png")
+    with caplog.at_level("WARNING"):
+        code, out, err = run(capsys, "reconstruct", zoo / "ckpt" / "tiny_dae", "--images", folder,
+                             "--out", tmp_path / "rec.png")
+    assert code == 0, err
+    assert "1 inputs" in out
+    assert "Skipping unreadable image file" in caplog.text
+    assert "corrupt.png" in caplog.text and "pipe.png" in caplog.text
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
