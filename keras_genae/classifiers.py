@@ -60,6 +60,9 @@ class FeatureClassifier(keras.Model):
     #: its own `compile()` defaults.
     default_finetuning = None
     finetuning = None
+    #: Capabilities: a classifier neither samples nor reconstructs.
+    has_prior = False
+    reports_psnr = False
 
     def __init__(
         self,

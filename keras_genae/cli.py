@@ -36,6 +36,8 @@ from keras_genae import registry
 from keras_genae import train as train_lib
 from keras_genae import zoo
 from keras_genae.evaluation import evaluate
+from keras_genae.models import LOADABLE_MODELS
+from keras_genae.utils.run_lock import run_lock
 
 PROG = "genae"
 #: Aliases accepted by `genae train ARCH --dataset D`.
@@ -157,13 +159,12 @@ def cmd_info(args):
     models = _manifest()
     local = [os.path.join(name, "README.md"), hub.BUNDLED_CHECKPOINTS_DIR / name / "README.md"]
     if name.startswith("hf://"):
-        import huggingface_hub
+        from keras_genae import hub_download
 
         repo_id, revision = hub.parse_hf_handle(name)
-        settings = hub.hub_settings()
-        local = [huggingface_hub.hf_hub_download(
-            repo_id, "README.md", revision=revision, cache_dir=settings.cache_dir,
-            endpoint=settings.endpoint, local_files_only=settings.offline)]
+        local = [hub_download.fetch(
+            repo_id, "README.md", revision or "main", hub.hub_settings(),
+            verify=lambda p, etag: hub_download.check_etag(p, etag, "README.md", repo_id))]
     elif not os.path.isdir(name) and name not in models:
         raise registry.unknown_model_error(name, models)
     for path in local:
@@ -276,12 +277,17 @@ def cmd_train(args):
     recipe = _train_recipe(args)
     print(f"Training {recipe.name} ({recipe.architecture} on {recipe.dataset}, "
           f"{recipe.epochs} epochs); state in {os.path.join(args.out, recipe.name + '.state')}")
-    model, state = train_lib.train(recipe, args.data_dir, args.out, recipe.epochs, args.limit,
-                                   resume=not args.no_resume, verbose=1 if not args.quiet else 2,
-                                   restart=args.restart)
-    directory = zoo.finish_checkpoint(model, recipe, state, data_dir=args.data_dir,
-                                      out=args.out, eval_limit=args.eval_limit)
-    print(f"Checkpoint: {directory}. Try: genae sample {directory} --out samples.png")
+    with run_lock(args.out, recipe.name):
+        model, state = train_lib.train(recipe, args.data_dir, args.out, recipe.epochs, args.limit,
+                                       resume=not args.no_resume, verbose=1 if not args.quiet else 2,
+                                       restart=args.restart)
+        directory = zoo.finish_checkpoint(model, recipe, state, data_dir=args.data_dir,
+                                          out=args.out, eval_limit=args.eval_limit)
+    cls = LOADABLE_MODELS[recipe.architecture]  # The hint follows what the model can do.
+    hint = (f"genae sample {directory} --out samples.png" if cls.has_prior
+            else f"genae reconstruct {directory} --out reconstructions.png" if cls.reports_psnr
+            else f"genae evaluate {directory}")
+    print(f"Checkpoint: {directory}. Try: {hint}")
     return 0
 
 

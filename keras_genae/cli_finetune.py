@@ -12,6 +12,7 @@ from keras_genae import hub
 from keras_genae import images as images_lib
 from keras_genae.finetune import finetune
 from keras_genae.finetune import split_validation
+from keras_genae.utils.run_lock import run_lock
 
 
 def add_parser(sub, parents):
@@ -94,6 +95,17 @@ def cmd_finetune(args):
         raise ValueError(f"No usable image under {args.images}: every file was unreadable.")
     check_image_sizes(files, model.image_shape)
     train, val = split_validation(x, args.val_split, args.seed)
+    out = os.path.abspath(args.out)
+    # One run at a time per --out: a second `genae finetune` into the same
+    # folder refuses at once (a killed run leaves no stale lock).
+    with run_lock(os.path.dirname(out), os.path.basename(out)):
+        report = _finetune_and_save(args, model, train, val)
+    print(f"Saved {args.out}. Load it with keras_genae.load({args.out!r}), or try: "
+          f"genae reconstruct {args.out} --images {args.images[0]} --out reconstructions.png")
+    return 0
+
+
+def _finetune_and_save(args, model, train, val):
     settings = model.finetuning
     print(f"Fine-tuning {args.name} on {len(train)} images ({len(val)} held out for validation); "
           f"{settings.describe()}.", flush=True)
@@ -111,6 +123,4 @@ def cmd_finetune(args):
         metrics={"val_psnr_before": report.psnr_before, "val_psnr": report.psnr_after},
         load_handle=args.out,
     )
-    print(f"Saved {args.out}. Load it with keras_genae.load({args.out!r}), or try: "
-          f"genae reconstruct {args.out} --images {args.images[0]} --out reconstructions.png")
-    return 0
+    return report

@@ -9,6 +9,18 @@ DATA_DIR = os.path.join(os.path.dirname(__file__), "data")
 
 SHAPES = {"mnist": (28, 28, 1), "cifar10": (32, 32, 3)}
 
+#: A subprocess that holds `run_lock(argv[2], argv[3])` (the module at
+#: argv[1], loaded on its own) and prints "locked" once it does.
+LOCK_HOLDER = """
+import importlib.util, sys, time
+spec = importlib.util.spec_from_file_location("run_lock", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+with module.run_lock(sys.argv[2], sys.argv[3]):
+    print("locked", flush=True)
+    time.sleep(60)
+"""
+
 # Small configurations so that every test runs in seconds. An architecture
 # missing here is tested with its defaults: new models are covered anyway.
 TINY_CONFIGS = {

@@ -5,6 +5,9 @@ finetune` works and refuses bad input before training."""
 
 import json
 import os
+import signal
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -21,7 +24,9 @@ from keras_genae.finetune import reconstruction_psnr
 from keras_genae.finetune import split_validation
 from keras_genae.models import ARCHITECTURES
 from keras_genae.models.finetuning import FineTuning
+from keras_genae.utils import run_lock
 from tests.helpers import DATA_DIR
+from tests.helpers import LOCK_HOLDER
 from tests.helpers import load_test_images
 from tests.helpers import tiny_model
 
@@ -250,3 +255,21 @@ def test_genae_finetune_refuses_bad_input_before_training(tmp_path, capsys):
         assert message in captured.err and len(captured.err.strip().splitlines()) == 1, captured.err
         assert "Fine-tuning" not in captured.out  # nothing trained
     assert not any((tmp_path / f"o{i}").exists() for i in range(1, 5))
+
+
+def test_genae_finetune_refuses_an_out_another_run_is_writing(tmp_path, capsys):
+    x, _ = load_test_images("fashion_mnist", 8)
+    folder = write_pngs(tmp_path / "imgs", x)
+    out = tmp_path / "busy"
+    holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, run_lock.__file__, str(tmp_path), "busy"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert main(["finetune", "ae_mnist", "--images", folder, "--out", str(out), "--epochs", "1"]) == 1
+        err = capsys.readouterr().err
+        assert f"pid {holder.pid}" in err and len(err.strip().splitlines()) == 1
+        assert not out.exists()
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=10)
+        holder.stdout.close()

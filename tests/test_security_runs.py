@@ -22,6 +22,7 @@ from keras_genae import train as train_lib
 from keras_genae.callbacks import EpochCheckpoint
 from keras_genae.errors import RunLockedError
 from keras_genae.utils import run_lock
+from tests.helpers import LOCK_HOLDER
 from tests.helpers import write_npz_dir
 from tests.test_train import tiny_recipe
 
@@ -118,15 +119,6 @@ def test_restart_flag_reaches_train(command, monkeypatch, tmp_path):
 
 
 # ------------------------------------------------------ 12. one run at a time
-LOCK_HOLDER = """
-import importlib.util, sys, time
-spec = importlib.util.spec_from_file_location("run_lock", sys.argv[1])
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
-with module.run_lock(sys.argv[2], sys.argv[3]):
-    print("locked", flush=True)
-    time.sleep(60)
-"""
 
 
 def test_second_run_refuses_and_a_killed_run_leaves_no_lock(run):
