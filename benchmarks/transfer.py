@@ -50,8 +50,8 @@ import keras  # noqa: E402
 
 import keras_genae  # noqa: E402
 from keras_genae import data as data_lib  # noqa: E402
-from keras_genae.finetune import finetune  # noqa: E402
-from keras_genae.finetune import reconstruction_psnr  # noqa: E402
+from keras_genae.finetuner import finetune  # noqa: E402
+from keras_genae.finetuner import reconstruction_psnr  # noqa: E402
 from keras_genae.models.finetuning import FineTuning  # noqa: E402
 
 CHECKPOINTS = ("ae_mnist", "dae_mnist", "vae_mnist", "vqvae_mnist", "vae_fashion_mnist",
@@ -289,12 +289,21 @@ def main(argv=None):
     parser.add_argument("--picture", nargs=3, metavar=("NAME", "N", "PATH"),
                         default=("vqvae_cifar10", "256", "docs/images/transfer_vqvae_cifar10.png"))
     parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--readme", default=None,
+                        help="also write the table between the transfer-table markers of this README")
+    parser.add_argument("--report-only", action="store_true",
+                        help="re-render transfer.md (and --readme) from transfer.json, without running")
     args = parser.parse_args(argv)
     header = (f"`python benchmarks/transfer.py{' --sweep' if args.sweep else ''}`: held-out PSNR in dB "
               "(lower Frechet distance for the DCGAN) "
               f"on {NUM_HELD_OUT} images of a domain each checkpoint was not trained on. "
               f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
               f"keras {keras.__version__} ({keras.backend.backend()}).")
+    out = Path(args.out)
+    if args.report_only:
+        rows = json.loads((out / "transfer.json").read_text())
+        header = (out / "transfer.md").read_text().split("\n", 1)[0] if (out / "transfer.md").exists() else header
+        return write_report(markdown(rows, header), out, "transfer", args.readme)
     if args.sweep_phases:
         rows = multi_phase_sweep(MULTI_PHASE, args.data_dir)
         text, stem = phase_markdown(rows, header.replace("--sweep", "--sweep-phases")), "transfer_phases"
@@ -304,10 +313,18 @@ def main(argv=None):
     else:
         rows = benchmark(args.names, sorted(args.sizes), args.data_dir, picture=args.picture)
         text, stem = markdown(rows, header), "transfer"
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{stem}.json").write_text(json.dumps(rows, indent=1) + "\n")
+    return write_report(text, out, stem, args.readme if stem == "transfer" else None)
+
+
+def write_report(text, out, stem, readme=None):
     (out / f"{stem}.md").write_text(text)
+    if readme:
+        begin, end = "<!-- transfer-table:begin -->", "<!-- transfer-table:end -->"
+        page = Path(readme).read_text()
+        head, rest = page.split(begin, 1)
+        Path(readme).write_text(head + begin + "\n" + text + rest[rest.index(end):])
     print(text)
     return 0
 

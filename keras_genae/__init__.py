@@ -22,3 +22,4 @@ from keras_genae.registry import model_info
 from keras_genae import classifiers
 from keras_genae import data
 from keras_genae.evaluation import evaluate
+from keras_genae.finetuner import finetune

@@ -34,6 +34,7 @@ from keras_genae import config_limits
 from keras_genae.model_card import model_card
 from keras_genae.models.base import LOADABLE_MODELS
 from keras_genae.models.finetuning import FineTuning
+from keras_genae.models.finetuning import compile_loaded
 from keras_genae.version import __version__
 
 CONFIG_FILE = "config.json"
@@ -332,25 +333,6 @@ def load_weights(model, weights_path, source, config_overrides=None):
             f"{f' built with config_overrides={config_overrides!r}' if config_overrides else ''}: "
             f"{e}.{hint}"
         ) from e
-
-
-def compile_loaded(model, pretrained, finetuning=None):
-    """Compile a loaded model so that `fit` works straight away.
-
-    A pretrained model gets its fine-tuning settings (`finetuning`, a
-    `FineTuning` or its dict, else the family's `default_finetuning`), kept
-    as `model.finetuning`; fresh weights (`pretrained=False`) get the
-    from-scratch defaults of `model.compile()`. A model whose class has no
-    fine-tuning settings (the evaluation classifiers) gets `compile()`."""
-    default = type(model).default_finetuning
-    if not pretrained or default is None:
-        model.compile()
-        return model
-    if isinstance(finetuning, dict):
-        finetuning = FineTuning.from_dict(finetuning)
-    model.finetuning = finetuning or default
-    model.finetuning.compile(model)
-    return model
 
 
 def read_metadata_finetuning(directory):

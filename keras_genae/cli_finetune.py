@@ -10,8 +10,8 @@ import os
 
 from keras_genae import hub
 from keras_genae import images as images_lib
-from keras_genae.finetune import finetune
-from keras_genae.finetune import split_validation
+from keras_genae.finetuner import finetune
+from keras_genae.finetuner import split_validation
 from keras_genae.utils.run_lock import run_lock
 
 

@@ -19,9 +19,9 @@ from keras_genae import checkpoint
 from keras_genae import recipes
 from keras_genae import registry
 from keras_genae.cli import main
-from keras_genae.finetune import finetune
-from keras_genae.finetune import reconstruction_psnr
-from keras_genae.finetune import split_validation
+from keras_genae.finetuner import finetune
+from keras_genae.finetuner import reconstruction_psnr
+from keras_genae.finetuner import split_validation
 from keras_genae.models import ARCHITECTURES
 from keras_genae.models.finetuning import FineTuning
 from keras_genae.utils import run_lock

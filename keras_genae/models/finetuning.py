@@ -123,3 +123,22 @@ class FineTuning:
         else:
             lrs = f"learning rate {self.learning_rate:g}"
         return f"Adam, {lrs}; {self.steps} steps of batch {self.batch_size} by default"
+
+
+def compile_loaded(model, pretrained, finetuning=None):
+    """Compile a loaded model so that `fit` works straight away.
+
+    A pretrained model gets its fine-tuning settings (`finetuning`, a
+    `FineTuning` or its dict, else the family's `default_finetuning`), kept
+    as `model.finetuning`; fresh weights (`pretrained=False`) get the
+    from-scratch defaults of `model.compile()`. A model whose class has no
+    fine-tuning settings (the evaluation classifiers) gets `compile()`."""
+    default = type(model).default_finetuning
+    if not pretrained or default is None:
+        model.compile()
+        return model
+    if isinstance(finetuning, dict):
+        finetuning = FineTuning.from_dict(finetuning)
+    model.finetuning = finetuning or default
+    model.finetuning.compile(model)
+    return model
