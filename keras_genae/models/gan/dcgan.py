@@ -10,6 +10,7 @@ from keras_genae.distribute import batch_random
 from keras_genae.models.base import GenerativeAutoencoder
 from keras_genae.models.base import TrainPhase
 from keras_genae.models.base import register_architecture
+from keras_genae.models.finetuning import FineTuning
 from keras_genae.models.gan.adversarial import MultiOptimizerMixin
 from keras_genae.models.gan.adversarial import discriminator_accuracy
 from keras_genae.models.gan.adversarial import discriminator_loss
@@ -80,6 +81,10 @@ class DCGAN(MultiOptimizerMixin, GenerativeAutoencoder):
     TensorShape([4, 28, 28, 1])
     """
 
+    # benchmarks/results/transfer_phases.md: dcgan_mnist fine-tuned on 1,024
+    # Fashion-MNIST images reached a Frechet distance of 16.8 at its
+    # from-scratch rates, 25.2 at 0.3x and 28.0 at 0.1x.
+    default_finetuning = FineTuning(phase_learning_rates=(("d_optimizer", 2e-4), ("g_optimizer", 2e-4)))
     loss_terms = ("discriminator_loss", "generator_loss")
     has_prior = True
     optimizer_names = ("g_optimizer", "d_optimizer")
