@@ -36,7 +36,7 @@ def finetuning_lines(settings):
         "",
         f"`keras_genae.finetune(model, images)` and `genae finetune` run {settings['steps']} steps "
         f"of batch {settings['batch_size']} by default, hold out 10% of the images for validation, "
-        "print the held-out PSNR before and after, and keep the best validation epoch.",
+        "report the held-out PSNR before and after, and keep the best validation epoch.",
     ]
 
 
