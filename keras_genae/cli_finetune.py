@@ -91,8 +91,7 @@ def cmd_finetune(args):
             "`genae finetune` fine-tunes the reconstruction models (ae, dae, vae, vqvae, aae)."
         )
     x, files = images_lib.load_images(args.images, model.image_shape, invert=args.invert)
-    if len(files) == 0:
-        raise ValueError(f"No usable image under {args.images}: every file was unreadable.")
+    # load_images has already raised if no file was readable.
     check_image_sizes(files, model.image_shape)
     train, val = split_validation(x, args.val_split, args.seed)
     out = os.path.abspath(args.out)

@@ -235,11 +235,15 @@ def test_genae_finetune_refuses_bad_input_before_training(tmp_path, capsys):
     os.makedirs(small)
     Image.fromarray(np.zeros((10, 12), np.uint8)).save(small / "tiny.png")
     (tmp_path / "exists").mkdir()
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "bad.png").write_bytes(b"not a png at all")
     cases = [
         (["ae_mnist", "--images", str(tmp_path / "empty"), "--out", str(tmp_path / "o1")], "No image files"),
         (["ae_mnist", "--images", str(small), "--out", str(tmp_path / "o2")], "is 12x10 pixels, smaller than"),
         (["ae_mnist", "--images", good, "--out", str(tmp_path / "exists")], "already exists"),
         (["dcgan_mnist", "--images", good, "--out", str(tmp_path / "o3")], "does not reconstruct"),
+        (["ae_mnist", "--images", str(corrupt), "--out", str(tmp_path / "o5")], "bad.png"),
         (["ae_mnist", "--images", good, "--out", str(tmp_path / "o4"), "--val-split", "1.5"], None),
     ]
     for argv, message in cases:
@@ -254,7 +258,7 @@ def test_genae_finetune_refuses_bad_input_before_training(tmp_path, capsys):
         captured = capsys.readouterr()
         assert message in captured.err and len(captured.err.strip().splitlines()) == 1, captured.err
         assert "Fine-tuning" not in captured.out  # nothing trained
-    assert not any((tmp_path / f"o{i}").exists() for i in range(1, 5))
+    assert not any((tmp_path / f"o{i}").exists() for i in range(1, 6))
 
 
 def test_genae_finetune_refuses_an_out_another_run_is_writing(tmp_path, capsys):
