@@ -28,6 +28,7 @@ import numpy as np
 from keras import ops
 
 from keras_genae import cli_finetune
+from keras_genae.cli_finetune import positive_int as _positive
 from keras_genae import data as data_lib
 from keras_genae import hub
 from keras_genae import images as images_lib
@@ -101,13 +102,6 @@ def _input_images(args, model, name):
 def _require(condition, message):
     if not condition:
         raise ValueError(message)
-
-
-def _positive(value):
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value!r}")
-    return number
 
 
 def _write(grid_images, out, ncols, scale, padding=2):

@@ -23,11 +23,11 @@ def add_parser(sub, parents):
     p.add_argument("--images", required=True, nargs="+", metavar="DIR|FILE",
                    help="image files or folders (PNG, JPEG, BMP, GIF, WebP), searched recursively")
     p.add_argument("--out", required=True, help="checkpoint directory to write (must not exist)")
-    p.add_argument("--epochs", type=_positive_int, default=None,
+    p.add_argument("--epochs", type=positive_int, default=None,
                    help="epochs (default: enough for the checkpoint's default number of steps)")
     p.add_argument("--val-split", type=_fraction, default=0.1,
                    help="share of the images held out for validation (default 0.1)")
-    p.add_argument("--batch-size", type=_positive_int, default=None,
+    p.add_argument("--batch-size", type=positive_int, default=None,
                    help="batch size (default: the checkpoint's fine-tuning batch size)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split and the shuffling (default 0)")
     p.add_argument("--invert", action="store_true", help="invert the images (dark strokes on white)")
@@ -37,7 +37,8 @@ def add_parser(sub, parents):
     return p
 
 
-def _positive_int(value):
+def positive_int(value):
+    """`argparse` type of every positive-int option of `genae`."""
     import argparse
 
     try:
