@@ -13,6 +13,11 @@ class NonFiniteLossError(FloatingPointError):
         self.term = term
 
 
+class UnsupportedBackendError(RuntimeError):
+    """Raised when training on a Keras backend that keras_genae has no
+    trainer for (it has TensorFlow, JAX and PyTorch)."""
+
+
 class ChecksumError(ValueError):
     """A downloaded or cached file does not match its manifest hash."""
 

@@ -1,14 +1,15 @@
 """`GenerativeAutoencoder`: the base class of every keras_genae model."""
 
-import dataclasses
-
 import keras
 import numpy as np
 from keras import ops
 
-from keras_genae import trainers
+from keras_genae import training
 from keras_genae.metrics import psnr_tracker
 from keras_genae.models.finetuning import FineTuning
+from keras_genae.training.guard import STATUS_KEY
+from keras_genae.training.guard import GuardStatus
+from keras_genae.training.phases import TrainPhase
 from keras_genae.utils.validation import check_image_shape
 from keras_genae.utils.validation import validate_image_spec
 from keras_genae.utils.validation import validate_images
@@ -52,23 +53,6 @@ def get_architecture(name):
     return ARCHITECTURES[name]
 
 
-@dataclasses.dataclass
-class TrainPhase:
-    """One optimization phase of a train step.
-
-    A step runs its phases in order. Each phase computes the loss dict with
-    `loss_fn(x)` (by default `model.compute_losses(x, training=True)`),
-    differentiates `losses[objective]` with respect to `variables`, and
-    applies the gradients with `optimizer`.
-    """
-
-    name: str
-    objective: str
-    variables: list
-    optimizer: object
-    loss_fn: object = None
-
-
 class GenerativeAutoencoder(keras.Model):
     """Base class of the keras_genae models.
 
@@ -76,7 +60,7 @@ class GenerativeAutoencoder(keras.Model):
     `decode`, `compute_losses` and `get_config`, and list the scalar terms
     that `compute_losses` returns in `loss_terms`. The base class provides
     input validation, metric tracking, the train and test steps (through
-    the backend trainer in `keras_genae.trainers`) and `reconstruct`.
+    the backend trainer in `keras_genae.training`) and `reconstruct`.
 
     Args:
         image_shape: tuple of 3 ints `(height, width, channels)`. Shape of
@@ -113,6 +97,7 @@ class GenerativeAutoencoder(keras.Model):
         if self.reports_psnr:
             self._trackers.append(psnr_tracker())
         self._trackers += self.build_extra_metrics()
+        self._guard_status = GuardStatus(name=STATUS_KEY)
 
     # ------------------------------------------------------------------ API
     def build_extra_metrics(self):
@@ -190,18 +175,41 @@ class GenerativeAutoencoder(keras.Model):
     # ------------------------------------------------------------ training
     @property
     def metrics(self):
-        return list(self._trackers)
+        # The guard's status rides with the metrics, so that every backend
+        # threads it through the step; it is not reported.
+        return list(self._trackers) + [self._guard_status]
+
+    @property
+    def guard_status(self):
+        """The NaN and input guard's status (`keras_genae.training.guard`)."""
+        return self._guard_status
+
+    def get_metrics_result(self):
+        results = super().get_metrics_result()
+        results.pop(STATUS_KEY, None)
+        return results
 
     def update_metrics(self, terms):
         for metric in self._trackers:
             metric.update_state(terms[getattr(metric, "source", metric.name)])
         return {m.name: m.result() for m in self._trackers}
 
-    def train_step(self, data):
-        return trainers.get_trainer().train_step(self, data)
+    def train_step(self, *args):
+        # `(data)` on TensorFlow and PyTorch, `(state, data)` on JAX.
+        return training.get_trainer().train_step(self, *args)
 
-    def test_step(self, data):
-        return trainers.get_trainer().test_step(self, data)
+    def test_step(self, *args):
+        return training.get_trainer().test_step(self, *args)
+
+    def make_train_function(self, force=False):
+        super().make_train_function(force=force)
+        self.train_function = training.guard_function(self, self.train_function)
+        return self.train_function
+
+    def make_test_function(self, force=False):
+        super().make_test_function(force=force)
+        self.test_function = training.guard_function(self, self.test_function)
+        return self.test_function
 
     def compile(self, optimizer="adam", **kwargs):
         """Compile with `optimizer` (default Adam). Losses are built in, so
@@ -250,22 +258,18 @@ class GenerativeAutoencoder(keras.Model):
         """`keras.Model.fit` with input checks. `x` is a float array of
         images in [0, 1], or a `tf.data.Dataset` of images or of
         `(images, labels)`; labels and `y` are ignored."""
-        trainer = trainers.get_trainer()
         self._check_training_data(x, "fit")
         if hasattr(x, "element_spec"):
             kwargs.setdefault("shuffle", False)  # datasets shuffle themselves
         if validation_data is not None:
             self._check_training_data(validation_data, "validation_data")
-        with trainer.translate_errors():
-            kwargs["callbacks"] = trainer.prepare(self, kwargs.get("callbacks"))
-            return super().fit(x, y, validation_data=validation_data, **kwargs)
+        training.prepare(self)
+        return super().fit(x, y, validation_data=validation_data, **kwargs)
 
     def evaluate(self, x=None, y=None, **kwargs):
-        trainer = trainers.get_trainer()
         self._check_training_data(x, "evaluate")
-        with trainer.translate_errors():
-            kwargs["callbacks"] = trainer.prepare(self, kwargs.get("callbacks"))
-            return super().evaluate(x, y, **kwargs)
+        training.prepare(self)
+        return super().evaluate(x, y, **kwargs)
 
     # ---------------------------------------------------------- validation
     def _check_training_data(self, x, what):

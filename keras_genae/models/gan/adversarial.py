@@ -5,6 +5,8 @@ support for a model trained with several optimizers."""
 import keras
 from keras import ops
 
+from keras_genae.training.phases import PhasedOptimizer
+
 
 def int_tuple(value, name):
     """Return `value` as a non-empty tuple of positive ints, or raise."""
@@ -55,10 +57,12 @@ class MultiOptimizerMixin:
     """Compile and compile-config support for models with one optimizer per
     training phase.
 
-    A subclass lists its optimizer attributes in `optimizer_names` (the
-    first one is also `model.optimizer`, the one Keras callbacks such as
-    `LearningRateScheduler` act on) and returns a fresh default for each
-    from `default_optimizer(name)`. Its `compile` forwards to
+    A subclass lists its optimizer attributes in `optimizer_names` and
+    returns a fresh default for each from `default_optimizer(name)`.
+    `model.optimizer` is a `PhasedOptimizer` that holds them all (so every
+    backend carries their state through the step); its learning rate, the
+    one Keras callbacks such as `LearningRateScheduler` act on, is the
+    first optimizer's. Its `compile` forwards to
     `compile_optimizers`. Each optimizer is built, in `compile`, on the
     variables of the phases that use it, so that `keras.saving.load_model`
     restores its state (the optimizers are attributes of the model, which
@@ -112,7 +116,12 @@ class MultiOptimizerMixin:
             if scale and not isinstance(opt, keras.optimizers.LossScaleOptimizer):
                 opt = keras.optimizers.LossScaleOptimizer(opt, name=f"{name}_scale")
             setattr(self, name, opt)
-        super().compile(optimizer=getattr(self, self.optimizer_names[0]), **kwargs)
+        container = PhasedOptimizer(
+            {name: getattr(self, name) for name in self.optimizer_names}
+        )
+        # Each phase's optimizer is already loss-scaled where needed.
+        keras_kwargs = {k: v for k, v in kwargs.items() if k != "auto_scale_loss"}
+        super().compile(optimizer=container, auto_scale_loss=False, **keras_kwargs)
         # Keras' own compile config would hold the first optimizer only.
         self._compile_config = _CompileArgs(**resolved, **kwargs)
         self.build_optimizers()
