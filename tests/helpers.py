@@ -34,6 +34,28 @@ TINY_CONFIGS = {
     "DCGAN": dict(latent_dim=8),
 }
 
+# Configurations that exercise the state a step changes besides the
+# weights: BatchNorm in the conv stacks and in the DCGAN generator, every
+# random draw (denoising noise, VAE eps, AAE mixture prior with its
+# randint), the VQ EMA codebook with dead-code restarts, and a trainable
+# codebook. Keyed "Class" or "Class-variant"; `case_model` builds them.
+STATEFUL_CASES = {
+    "Autoencoder": dict(use_batchnorm=True),
+    "DenoisingAutoencoder": dict(noise_type="gaussian"),
+    "VAE": dict(use_batchnorm=True),
+    "VQVAE": dict(use_ema=True, ema_decay=0.9, dead_code_threshold=0.5),
+    "VQVAE-gradient": dict(use_ema=False),
+    "AdversarialAutoencoder": dict(prior="mixture"),
+    "DCGAN": dict(),
+}
+
+
+def case_model(name, seed=0):
+    """The tiny model of `STATEFUL_CASES[name]`."""
+    from keras_genae.models import ARCHITECTURES
+
+    return tiny_model(ARCHITECTURES[name.split("-")[0]], seed=seed, **STATEFUL_CASES[name])
+
 
 def load_test_images(name="mnist", n=256):
     """`n` real test images of `name` as float32 in [0, 1], NHWC."""

@@ -152,8 +152,19 @@ def test_compile_optimizers():
     with pytest.raises(ValueError, match="must be compiled before training"):
         aae.train_phases()
     aae.compile()
-    assert aae.optimizer is aae.ae_optimizer
+    # `model.optimizer` holds every phase's optimizer and all their state.
+    assert aae.optimizer.optimizers == [aae.ae_optimizer, aae.d_optimizer, aae.g_optimizer]
+    assert len(aae.optimizer.variables) == sum(
+        len(getattr(aae, n).variables) for n in aae.optimizer_names
+    )
     assert float(aae.ae_optimizer.learning_rate) == pytest.approx(1e-3)
+    # Callbacks act on the first optimizer's rate and iterations.
+    assert float(aae.optimizer.learning_rate) == pytest.approx(1e-3)
+    aae.optimizer.learning_rate = 5e-4
+    assert float(aae.ae_optimizer.learning_rate) == pytest.approx(5e-4)
+    assert aae.optimizer.iterations is aae.ae_optimizer.iterations
+    with pytest.raises(TypeError, match="each phase of"):
+        aae.optimizer.apply([])
     assert float(aae.d_optimizer.beta_1) == pytest.approx(0.5)
     # `optimizer=` is a template: each unset optimizer gets its own copy.
     d = keras.optimizers.RMSprop(1e-4)

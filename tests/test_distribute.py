@@ -21,20 +21,12 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:  # run as a script
+    sys.path.insert(0, ROOT)
 
-# Configurations that exercise the cross-replica code paths: BatchNorm in
-# the conv stacks and in the DCGAN generator, every random draw (denoising
-# noise, VAE eps, AAE mixture prior with its randint), the VQ EMA codebook
-# with dead-code restarts (all-reduce and all-gather).
-CASES = {
-    "Autoencoder": dict(use_batchnorm=True),
-    "DenoisingAutoencoder": dict(noise_type="gaussian"),
-    "VAE": dict(use_batchnorm=True),
-    "VQVAE": dict(use_ema=True, ema_decay=0.9, dead_code_threshold=0.5),
-    "VQVAE-gradient": dict(use_ema=False),
-    "AdversarialAutoencoder": dict(prior="mixture"),
-    "DCGAN": dict(),
-}
+from tests.helpers import STATEFUL_CASES  # noqa: E402
+
+CASES = STATEFUL_CASES
 GLOBAL_BATCH = 32
 STEPS = 2
 # SGD learning rates; the VAE's loss is a sum over pixels, in nats.

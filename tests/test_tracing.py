@@ -11,7 +11,8 @@ import tensorflow as tf
 
 import keras_genae
 from keras_genae.models import ARCHITECTURES
-from keras_genae.trainers import tensorflow_trainer
+from keras_genae.training import stateful
+from keras_genae.training import tensorflow as tensorflow_trainer
 from tests.helpers import load_test_images
 from tests.helpers import tiny_model
 
@@ -32,7 +33,7 @@ def traces(monkeypatch):
         original = getattr(tensorflow_trainer, step)
 
         def counted(model, data, _original=original, _step=step):
-            images = tensorflow_trainer._unpack_images(data)
+            images = stateful.unpack_images(data)
             counts[_step, tuple(images.shape)] += 1
             return _original(model, data)
 
@@ -162,11 +163,15 @@ def test_xla_guard_rejects_out_of_range_batches(x):
     model.fit(x[:16], batch_size=16, epochs=1, verbose=0)
 
 
-def test_xla_outside_fit_warns_that_the_guard_cannot_raise(x):
+def test_xla_guard_raises_in_train_on_batch_too(x):
     model = tiny_model(keras_genae.Autoencoder)
     model.compile(jit_compile=True)
-    with pytest.warns(UserWarning, match="outside `fit\\(\\)`"):
-        model.train_on_batch(x[:8])
+    before = [v.numpy().copy() for v in model.trainable_variables]
+    with pytest.raises(ValueError, match="outside that range"):
+        model.train_on_batch(x[:8] * 2.0)
+    for b, v in zip(before, model.trainable_variables):
+        np.testing.assert_array_equal(b, v.numpy())
+    model.train_on_batch(x[:8])  # the status was cleared
 
 
 def test_the_default_is_keras_auto_jit(x):

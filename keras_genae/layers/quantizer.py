@@ -211,19 +211,23 @@ class VectorQuantizer(keras.layers.Layer):
     def _restart_dead_codes(self, flat):
         # Candidates from the global batch, so all replicas restart alike.
         flat = distribute.all_gather(flat, axis=0)
-        dead = self.usage < self.dead_code_threshold
+        usage = ops.convert_to_tensor(self.usage)
+        dead = usage < self.dead_code_threshold
         n = ops.cast(ops.shape(flat)[0], "float32")
         pick = keras.random.uniform((self.num_embeddings,), seed=self.seed_generator)
         pick = ops.minimum(ops.cast(ops.floor(pick * n), "int32"), ops.cast(n, "int32") - 1)
         candidates = ops.take(flat, pick, axis=0)
         dead_col = dead[:, None]
-        self.codebook.assign(ops.where(dead_col, candidates, self.codebook))
-        self.usage.assign(ops.where(dead, ops.ones_like(self.usage), self.usage))
+        ones = ops.ones_like(usage)
+        self.codebook.assign(ops.where(dead_col, candidates, ops.convert_to_tensor(self.codebook)))
+        self.usage.assign(ops.where(dead, ones, usage))
         if self.use_ema:
             self.ema_cluster_size.assign(
-                ops.where(dead, ops.ones_like(self.usage), self.ema_cluster_size)
+                ops.where(dead, ones, ops.convert_to_tensor(self.ema_cluster_size))
             )
-            self.ema_embed_sum.assign(ops.where(dead_col, candidates, self.ema_embed_sum))
+            self.ema_embed_sum.assign(
+                ops.where(dead_col, candidates, ops.convert_to_tensor(self.ema_embed_sum))
+            )
 
     def compute_output_shape(self, input_shape):
         return input_shape, tuple(input_shape[:-1]), input_shape
