@@ -20,6 +20,7 @@ from keras import layers
 from keras import ops
 
 from keras_genae.models.base import register_loadable_model
+from keras_genae.utils.portable import portable_config
 from keras_genae.utils.validation import check_image_shape
 
 
@@ -128,10 +129,14 @@ class FeatureClassifier(keras.Model):
             metrics = ["accuracy"]
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
+    def get_compile_config(self):
+        """The compile arguments, loadable on every backend."""
+        return portable_config(super().get_compile_config())
+
     def compile_from_config(self, config):
         """Recompile a saved training state (`.keras`) with its optimizer,
         built so that its saved variables are restored."""
-        self.compile(**keras.saving.deserialize_keras_object(config))
+        self.compile(**keras.saving.deserialize_keras_object(portable_config(config)))
         if self.built:
             self.optimizer.build(self.trainable_variables)
 

@@ -13,9 +13,13 @@ Stages:
   then one epoch of Adam on 256 real MNIST images with the backend's own
   random draws -> the logs; then save the model (`.keras`, with the
   optimizer state) and its reconstructions or samples.
+  On TensorFlow the epoch runs a second time with other seeds, which
+  measures the run-to-run noise of the logs.
 - `resume`: load the other backends' `.keras` files, compare their outputs
   with the ones saved there, and train one more step from the loaded
   optimizer state.
+- `dataparallel` (JAX, with 2 virtual CPU devices): the fixed-noise step
+  of `train` under `keras.distribution.DataParallel`.
 """
 
 import json
@@ -107,16 +111,26 @@ def one_fixed_step(name, x):
     return {k: float(v) for k, v in logs.items()}
 
 
-def one_epoch(name, x):
+def one_epoch(name, x, reseed=False):
     model = build(name)
+    if reseed:  # other random draws (noise, prior samples, code restarts)
+        for v in model.non_trainable_variables:
+            if "seed" in v.path:
+                v.assign(v.value + 7)
     model.compile()
     history = model.fit(x, batch_size=32, epochs=1, shuffle=False, verbose=0).history
+    logs = {k: float(v[-1]) for k, v in history.items()}
+    if reseed:
+        return logs
     model.save(os.path.join(WORK, f"{BACKEND}-{name}.keras"))
     np.save(os.path.join(WORK, f"{BACKEND}-{name}-out.npy"), outputs(model, x))
-    return {
-        "logs": {k: float(v[-1]) for k, v in history.items()},
+    result = {
+        "logs": logs,
         "iterations": int(keras.ops.convert_to_numpy(model.optimizer.iterations)),
     }
+    if BACKEND == "tensorflow":
+        result["logs_reseeded"] = one_epoch(name, x, reseed=True)
+    return result
 
 
 def resume(name, source, x):
@@ -133,6 +147,21 @@ def resume(name, source, x):
     }
 
 
+def data_parallel_step(name, x):
+    devices = keras.distribution.list_devices()
+    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+    try:
+        model = build(name)
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=LEARNING_RATES.get(name, 0.02)))
+        with FixedRandom():
+            logs = model.train_on_batch(x[:STEP_BATCH], return_dict=True)
+        weights = {w.path: keras.ops.convert_to_numpy(w.value) for w in model.weights}
+    finally:
+        keras.distribution.set_distribution(None)
+    np.savez(os.path.join(WORK, f"{BACKEND}-{name}-dataparallel.npz"), **weights)
+    return {"step": {k: float(v) for k, v in logs.items()}, "devices": len(devices)}
+
+
 def main():
     import keras_genae  # noqa: F401 (registers the classes)
 
@@ -141,6 +170,8 @@ def main():
     for name in STATEFUL_CASES:
         if STAGE == "train":
             results[name] = {"step": one_fixed_step(name, x), **one_epoch(name, x)}
+        elif STAGE == "dataparallel":
+            results[name] = data_parallel_step(name, x)
         else:
             results[name] = {
                 source: resume(name, source, x)

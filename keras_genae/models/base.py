@@ -10,6 +10,7 @@ from keras_genae.models.finetuning import FineTuning
 from keras_genae.training.guard import STATUS_KEY
 from keras_genae.training.guard import GuardStatus
 from keras_genae.training.phases import TrainPhase
+from keras_genae.utils.portable import portable_config
 from keras_genae.utils.validation import check_image_shape
 from keras_genae.utils.validation import validate_image_spec
 from keras_genae.utils.validation import validate_images
@@ -234,10 +235,14 @@ class GenerativeAutoencoder(keras.Model):
             self.seed_generator.state.assign(store[SEED_STATE_KEY])
         super().load_own_variables({k: store[k] for k in keys if k != SEED_STATE_KEY})
 
+    def get_compile_config(self):
+        """The compile arguments, loadable on every backend."""
+        return portable_config(super().get_compile_config())
+
     def compile_from_config(self, config):
         """Recompile from `get_compile_config()` when a saved model is loaded,
         and build each optimizer so that its saved state can be restored."""
-        config = keras.saving.deserialize_keras_object(config)
+        config = keras.saving.deserialize_keras_object(portable_config(config))
         self.compile(**config)
         if self.built:
             self.build_optimizers()

@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from keras_genae.training.phases import PhasedOptimizer
+from keras_genae.utils.portable import portable_config
 
 
 def int_tuple(value, name):
@@ -129,13 +130,13 @@ class MultiOptimizerMixin:
     def get_compile_config(self):
         """Every optimizer (serialized) and the other compile arguments."""
         if self.compiled and hasattr(self, "_compile_config"):
-            return self._compile_config.serialize()
+            return portable_config(self._compile_config.serialize())
         return {}
 
     def compile_from_config(self, config):
         """Recompile from `get_compile_config()` on loading. The optimizers
         are built here, so that their saved state is then restored."""
-        config = keras.saving.deserialize_keras_object(config)
+        config = keras.saving.deserialize_keras_object(portable_config(config))
         self.compile(**config)
 
     def _check_compiled(self):
