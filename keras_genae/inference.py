@@ -156,6 +156,22 @@ def in_compiled_call():
 
 
 @contextlib.contextmanager
+def uncompiled():
+    """Run every inference method as plain Keras ops, op by op, inside
+    this context (to debug, or to compare with the compiled path).
+
+    Example:
+    >>> with keras_genae.inference.uncompiled():
+    ...     y = model.reconstruct(x)
+    """
+    _local.off = getattr(_local, "off", 0) + 1
+    try:
+        yield
+    finally:
+        _local.off -= 1
+
+
+@contextlib.contextmanager
 def _compiled_call():
     _local.depth = getattr(_local, "depth", 0) + 1
     try:
@@ -172,14 +188,25 @@ class _Runner:
         self.functions = {}
         self.call_seed = None  # the SeedGenerator of int-seeded calls
 
+    #: How many times a compiled function was traced (TF and JAX; the
+    #: PyTorch path has no trace). Read by the tests.
+    traces = 0
+
     def function(self, name, fn, static):
         # The variable count is in the key: a model that gained variables
         # (or a JAX trace made before it did) is traced again.
-        key = (name, tuple(sorted(static.items())), len(self.model.variables))
+        key = (name, tuple(sorted(static.items(), key=str)), len(self.model.variables))
         if key not in self.functions:
             extra = [self.call_seed.state] if self.call_seed is not None else []
-            self.functions[key] = _compile(self.model, fn, static, extra)
+            self.functions[key] = _compile(self.model, self._counted(fn), static, extra)
         return self.functions[key]
+
+    def _counted(self, fn):
+        def traced(*args, **kwargs):
+            self.traces += 1
+            return fn(*args, **kwargs)
+
+        return traced
 
     def seed_for(self, seed):
         """The seed a compiled call draws with: the model's generator for
@@ -276,7 +303,7 @@ def inference_method(fn=None, *, check=None):
     @functools.wraps(fn)
     def wrapper(self, *args, batch_size=None, **kwargs):
         batch_size = _check_batch_size(batch_size)
-        if in_compiled_call() or kwargs.get("training") or _tracing():
+        if in_compiled_call() or getattr(_local, "off", 0) or kwargs.get("training") or _tracing():
             return fn(self, *args, **kwargs)
         if sampler:
             call = dict(zip(("n", "seed"), args), **kwargs)
@@ -305,8 +332,3 @@ def _sample_body(fn):
 
     return body
 
-
-def raw(method):
-    """The uncompiled function behind an inference method (for comparisons
-    and benchmarks): `raw(type(model).reconstruct)(model, x)`."""
-    return getattr(method, "_genae_raw", method)
