@@ -2,7 +2,7 @@
 
 Usage:
     python benchmarks/inference.py [--out benchmarks/results] [--readme README.md]
-        [--backends tensorflow jax torch] [--models vae_mnist ...] [--seconds 0.4]
+        [--backends tensorflow jax torch] [--models vae_mnist ...] [--seconds 0.2]
 
 For each backend (each in its own subprocess: KERAS_BACKEND is fixed per
 process) and each checkpoint, at batch 1 and batch 256, it times `encode`,
@@ -155,7 +155,7 @@ def main(argv=None):
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
     parser.add_argument("--models", nargs="+", default=list(MODELS))
-    parser.add_argument("--seconds", type=float, default=0.4, help="time per timing")
+    parser.add_argument("--seconds", type=float, default=0.2, help="time per timing")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     parser.add_argument("--readme", default=None, help="README.md to update")
     args = parser.parse_args(argv)

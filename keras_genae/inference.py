@@ -156,6 +156,14 @@ def in_compiled_call():
 
 
 @contextlib.contextmanager
+def _raised(flag):
+    setattr(_local, flag, getattr(_local, flag, 0) + 1)
+    try:
+        yield
+    finally:
+        setattr(_local, flag, getattr(_local, flag) - 1)
+
+
 def uncompiled():
     """Run every inference method as plain Keras ops, op by op, inside
     this context (to debug, or to compare with the compiled path).
@@ -164,20 +172,11 @@ def uncompiled():
     >>> with keras_genae.inference.uncompiled():
     ...     y = model.reconstruct(x)
     """
-    _local.off = getattr(_local, "off", 0) + 1
-    try:
-        yield
-    finally:
-        _local.off -= 1
+    return _raised("off")
 
 
-@contextlib.contextmanager
 def _compiled_call():
-    _local.depth = getattr(_local, "depth", 0) + 1
-    try:
-        yield
-    finally:
-        _local.depth -= 1
+    return _raised("depth")
 
 
 class _Runner:
