@@ -1,4 +1,12 @@
-"""keras-genae: a Keras 3 model zoo of generative autoencoders."""
+"""keras-genae: a Keras 3 model zoo of generative autoencoders.
+
+The models, the classifiers and the registry import eagerly; the rest (the
+Hub, the `tf.data` pipelines, evaluation, fine-tuning) on first use (PEP
+562), so that `import keras_genae` with the JAX or PyTorch backend does not
+import TensorFlow.
+"""
+
+import importlib
 
 from keras_genae import layers
 from keras_genae import models
@@ -12,14 +20,34 @@ from keras_genae.models import GenerativeAutoencoder
 from keras_genae.version import __version__
 from keras_genae.models import AdversarialAutoencoder
 from keras_genae.models import DCGAN
+from keras_genae import classifiers  # registers FeatureClassifier
+from keras_genae import inference
 from keras_genae import registry
-from keras_genae import hub
-from keras_genae.hub import load
-from keras_genae.hub import push_to_hub
-from keras_genae.hub import save_pretrained
 from keras_genae.registry import list_models
 from keras_genae.registry import model_info
-from keras_genae import classifiers
-from keras_genae import data
-from keras_genae.evaluation import evaluate
-from keras_genae.finetuner import finetune
+
+#: Public name -> (module, attribute or None for the module itself).
+_LAZY = {
+    "hub": ("keras_genae.hub", None),
+    "load": ("keras_genae.hub", "load"),
+    "push_to_hub": ("keras_genae.hub", "push_to_hub"),
+    "save_pretrained": ("keras_genae.hub", "save_pretrained"),
+    "data": ("keras_genae.data", None),
+    "evaluate": ("keras_genae.evaluation", "evaluate"),
+    "finetune": ("keras_genae.finetuner", "finetune"),
+}
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'keras_genae' has no attribute {name!r}")
+    module, attribute = _LAZY[name]
+    value = importlib.import_module(module)
+    if attribute is not None:
+        value = getattr(value, attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

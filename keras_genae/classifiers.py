@@ -19,6 +19,7 @@ import keras
 from keras import layers
 from keras import ops
 
+from keras_genae.inference import inference_method
 from keras_genae.models.base import register_loadable_model
 from keras_genae.utils.portable import portable_config
 from keras_genae.utils.validation import check_image_shape
@@ -111,8 +112,11 @@ class FeatureClassifier(keras.Model):
         x = self.feature_bn(self.feature_dense(x), training=training)
         return ops.relu(x)
 
+    @inference_method
     def features(self, x, training=False):
-        """Penultimate features `(batch, feature_dim)` of images in [0, 1]."""
+        """Penultimate features `(batch, feature_dim)` of images in [0, 1],
+        float32, as the active backend's tensor. On concrete input it runs
+        compiled, in batches of `batch_size=` (default 256) images."""
         return ops.cast(self._features(ops.cast(x, self.compute_dtype), training), "float32")
 
     def call(self, x, training=False):

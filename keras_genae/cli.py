@@ -29,12 +29,10 @@ from keras import ops
 
 from keras_genae import cli_finetune
 from keras_genae.cli_finetune import positive_int as _positive
-from keras_genae import data as data_lib
 from keras_genae import hub
 from keras_genae import images as images_lib
 from keras_genae import recipes
 from keras_genae import registry
-from keras_genae import train as train_lib
 from keras_genae import zoo
 from keras_genae.evaluation import evaluate
 from keras_genae.models import LOADABLE_MODELS
@@ -271,6 +269,8 @@ def cmd_train(args):
     recipe = _train_recipe(args)
     print(f"Training {recipe.name} ({recipe.architecture} on {recipe.dataset}, "
           f"{recipe.epochs} epochs); state in {os.path.join(args.out, recipe.name + '.state')}")
+    from keras_genae import train as train_lib  # imports TensorFlow (tf.data)
+
     with run_lock(args.out, recipe.name):
         model, state = train_lib.train(recipe, args.data_dir, args.out, recipe.epochs, args.limit,
                                        resume=not args.no_resume, verbose=1 if not args.quiet else 2,
@@ -305,6 +305,8 @@ def cmd_evaluate(args):
             reference = zoo.test_split(dataclasses.replace(recipe, binarize=None), args.data_dir, args.limit)
     else:
         _require(dataset, "Cannot tell which dataset to evaluate on; pass --dataset or --images.")
+        from keras_genae import data as data_lib  # imports TensorFlow (tf.data)
+
         split = "test" if args.limit is None else f"test[:{args.limit}]"
         data = data_lib.load_dataset(dataset, split, batch_size=256, shuffle=False, data_dir=args.data_dir)
     sampling = dataset and getattr(model, "has_prior", False) and args.num_samples > 0

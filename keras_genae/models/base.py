@@ -5,6 +5,9 @@ import numpy as np
 from keras import ops
 
 from keras_genae import training
+from keras_genae.inference import in_compiled_call
+from keras_genae.inference import inference_method
+from keras_genae.inference import is_concrete
 from keras_genae.metrics import psnr_tracker
 from keras_genae.models.finetuning import FineTuning
 from keras_genae.training.guard import STATUS_KEY
@@ -14,6 +17,15 @@ from keras_genae.utils.portable import portable_config
 from keras_genae.utils.validation import check_image_shape
 from keras_genae.utils.validation import validate_image_spec
 from keras_genae.utils.validation import validate_images
+
+# The methods that run compiled and batched on concrete input (see
+# `keras_genae.inference`), with the check each runs on its whole input.
+INFERENCE_METHODS = {
+    "encode": lambda model, x: model._check_images(x),
+    "reconstruct": lambda model, x: model._check_images(x),
+    "decode": None,
+    "sample": None,
+}
 
 # Key of the model's RNG state among the model's own saved variables.
 SEED_STATE_KEY = "seed_generator_state"
@@ -63,6 +75,16 @@ class GenerativeAutoencoder(keras.Model):
     input validation, metric tracking, the train and test steps (through
     the backend trainer in `keras_genae.training`) and `reconstruct`.
 
+    Inference: `encode`, `decode`, `reconstruct` and `sample` (a subclass's
+    overrides too) accept numpy arrays, lists and the active backend's
+    tensors, and on concrete input run compiled (`tf.function`, `jax.jit`
+    with the weights as arguments, or PyTorch's no-grad path) in batches of
+    `batch_size=` (default 256) images; see `keras_genae.inference`.
+    Called on symbolic tensors or inside a trace (a train step, `predict`),
+    they run the plain ops. They return the active backend's tensor: a
+    `tf.Tensor`, a `jax.Array` or a `torch.Tensor`; get numpy with
+    `keras.ops.convert_to_numpy(y)`.
+
     Args:
         image_shape: tuple of 3 ints `(height, width, channels)`. Shape of
             the images, which are floats in [0, 1].
@@ -87,6 +109,12 @@ class GenerativeAutoencoder(keras.Model):
     #: (None for a model built in code or loaded with `pretrained=False`).
     finetuning = None
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name, check in INFERENCE_METHODS.items():
+            if name in cls.__dict__:
+                setattr(cls, name, inference_method(cls.__dict__[name], check=check))
+
     def __init__(self, image_shape, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.image_shape = check_image_shape(image_shape)
@@ -108,7 +136,20 @@ class GenerativeAutoencoder(keras.Model):
 
     def encode(self, x, training=False):
         """Encode a batch of images in [0, 1] (checked, see `fit`). Float
-        latents are returned in float32 whatever the dtype policy."""
+        latents are returned in float32 whatever the dtype policy.
+
+        Args:
+            x: float images `(batch, H, W, C)` in [0, 1]: a numpy array, a
+                list or a tensor of the active backend.
+            training: bool. Whether to run the layers in training mode
+                (then the call is not compiled). Defaults to `False`.
+            batch_size: int or None. Images per compiled call. Defaults to
+                256.
+
+        Example:
+        >>> z = model.encode(x)                    # the backend's tensor
+        >>> z = keras.ops.convert_to_numpy(z)      # numpy
+        """
         z = self._encode(self._check_call_input(x), training=training)
         return ops.cast(z, "float32") if "float" in str(z.dtype) else z
 
@@ -117,11 +158,13 @@ class GenerativeAutoencoder(keras.Model):
         raise NotImplementedError
 
     def decode(self, z, training=False):
-        """Decode latents to images in [0, 1]."""
+        """Decode latents to images in [0, 1]. Takes `batch_size=` as
+        `encode` does."""
         raise NotImplementedError
 
     def reconstruct(self, x, training=False):
-        """Encode then decode `x`; returns images in [0, 1]."""
+        """Encode then decode `x`; returns images in [0, 1], float32, as
+        the active backend's tensor. Arguments as for `encode`."""
         x = self._check_call_input(x)
         return self.decode(self._encode(x, training=training), training=training)
 
@@ -138,7 +181,15 @@ class GenerativeAutoencoder(keras.Model):
         return ops.clip(output, 0.0, 1.0)
 
     def sample(self, n, seed=None):
-        """Draw `n` images in [0, 1] from the model's prior."""
+        """Draw `n` images in [0, 1] from the model's prior.
+
+        Args:
+            n: int. Number of images.
+            seed: int or None. An int gives the same images on every call;
+                None draws from (and advances) the model's `SeedGenerator`.
+            batch_size: int or None. Images per compiled call. Defaults to
+                256.
+        """
         raise NotImplementedError(
             f"{type(self).__name__} has no prior to sample from."
         )
@@ -298,19 +349,21 @@ class GenerativeAutoencoder(keras.Model):
 
     def _check_call_input(self, x):
         """Check a batch given to encode/reconstruct. Concrete arrays are
-        fully checked; symbolic tensors only by their static spec."""
-        if isinstance(x, np.ndarray) or (
-            hasattr(x, "numpy") and not isinstance(x, keras.KerasTensor)
-            and _is_eager(x)
-        ):
-            validate_images(x, self.image_shape, "input")
-            return ops.convert_to_tensor(x, dtype=self.compute_dtype)
+        fully checked (once, before a compiled call splits them); symbolic
+        tensors only by their static spec."""
         if isinstance(x, (list, tuple)):
             x = np.asarray(x)
-            validate_images(x, self.image_shape, "input")
+        if is_concrete(x):
+            if in_compiled_call():  # checked whole by the compiled call
+                validate_image_spec(x.shape, x.dtype, self.image_shape, "input")
+            else:
+                self._check_images(x)
             return ops.convert_to_tensor(x, dtype=self.compute_dtype)
         validate_image_spec(x.shape, x.dtype, self.image_shape, "input")
         return ops.cast(x, self.compute_dtype)
+
+    def _check_images(self, x):
+        validate_images(x, self.image_shape, "input")
 
     def _sample_seed(self, seed):
         """A seed for a random op: the given int, else the model's generator."""
@@ -322,9 +375,9 @@ class GenerativeAutoencoder(keras.Model):
         return config
 
 
-def _is_eager(x):
-    try:
-        x.numpy()
-        return True
-    except Exception:
-        return False
+
+for _name, _check in INFERENCE_METHODS.items():
+    setattr(
+        GenerativeAutoencoder, _name,
+        inference_method(GenerativeAutoencoder.__dict__[_name], check=_check),
+    )

@@ -1,5 +1,10 @@
-"""Argument and input checks with Keras-style error messages."""
+"""Argument and input checks with Keras-style error messages.
 
+The checks read shapes and dtypes of numpy arrays, of tensors of any Keras
+backend and of `tf.data` specs alike (`keras.backend.standardize_dtype`).
+"""
+
+import keras
 import numpy as np
 
 
@@ -57,13 +62,22 @@ def _describe(x):
     return f"an array of shape {tuple(x.shape)} and dtype {x.dtype}"
 
 
+def _dtype_name(dtype):
+    """The standard name (`"float32"`, `"uint8"`...) of a numpy, TF, JAX or
+    torch dtype, or its `str` when Keras does not know it."""
+    try:
+        return keras.backend.standardize_dtype(dtype)
+    except (ValueError, TypeError, AttributeError):
+        return str(dtype)
+
+
 def validate_image_spec(shape, dtype, image_shape, what="input"):
     """Check the static shape and dtype of an image batch."""
-    dtype = np.dtype(getattr(dtype, "as_numpy_dtype", dtype))
-    if not np.issubdtype(dtype, np.floating):
+    dtype = _dtype_name(dtype)
+    if "float" not in dtype:
         hint = (
             " Convert uint8 images with `x.astype('float32') / 255`."
-            if np.issubdtype(dtype, np.integer)
+            if dtype.startswith(("int", "uint"))
             else ""
         )
         raise ValueError(
@@ -98,9 +112,18 @@ def validate_image_spec(shape, dtype, image_shape, what="input"):
         )
 
 
+def to_numpy(x):
+    """A concrete array or tensor of any backend as a numpy array."""
+    if isinstance(x, np.ndarray):
+        return x
+    if keras.ops.is_tensor(x):
+        return keras.ops.convert_to_numpy(x)
+    return np.asarray(x)
+
+
 def validate_image_values(x, what="input"):
     """Check that a concrete array holds finite values in [0, 1]."""
-    x = np.asarray(x)
+    x = to_numpy(x)
     if x.size == 0:
         raise ValueError(f"The {what} is empty. Received {_describe(x)}.")
     lo, hi = float(np.min(x)), float(np.max(x))
@@ -121,4 +144,4 @@ def validate_images(x, image_shape, what="input"):
     if not hasattr(x, "shape") or not hasattr(x, "dtype"):
         x = np.asarray(x)
     validate_image_spec(x.shape, x.dtype, image_shape, what)
-    validate_image_values(np.asarray(x), what)
+    validate_image_values(x, what)
