@@ -1,25 +1,26 @@
 """One Keras backend's half of the cross-backend tests (`test_backends.py`).
 
-Run as `python tests/backend_worker.py BACKEND STAGE WORKDIR`; the backend
-is fixed per process, so each backend runs in its own. It writes
-`WORKDIR/<BACKEND>-<STAGE>.json` and, for the `train` stage, files that the
-other backends read in the `resume` stage.
+Run as `python tests/backend_worker.py BACKEND STAGE WORKDIR [CASE ...]`;
+the backend is fixed per process, so each backend runs in its own. It
+writes `WORKDIR/<BACKEND>-<STAGE>.json` and, in the `train` stage, the
+files that the other backends read in the `resume` stage.
+
+Every random draw (`keras.random.normal`, `uniform`, `randint`) is
+replaced by a fixed one that depends only on its shape and its place in
+the step (`FixedRandom`), so that every backend trains on the same noise
+and the results agree up to float rounding.
 
 Stages:
 - `train`: for every case of `helpers.STATEFUL_CASES`, from the initial
   weights in `WORKDIR/init/` (written by the test, on TensorFlow): one SGD
-  train step with the random draws replaced by fixed ones (so that every
-  backend sees the same noise) -> loss terms and every weight after it;
-  then one epoch of Adam on 256 real MNIST images with the backend's own
-  random draws -> the logs; then save the model (`.keras`, with the
-  optimizer state) and its reconstructions or samples.
-  On TensorFlow the epoch runs a second time with other seeds, which
-  measures the run-to-run noise of the logs.
-- `resume`: load the other backends' `.keras` files, compare their outputs
-  with the ones saved there, and train one more step from the loaded
-  optimizer state.
-- `dataparallel` (JAX, with 2 virtual CPU devices): the fixed-noise step
-  of `train` under `keras.distribution.DataParallel`.
+  train step -> its loss terms and every weight after it; then one epoch
+  on 256 real MNIST test images -> its logs; then the model is saved
+  (`.keras`, with the optimizer state) with its reconstructions or samples.
+- `resume`: load every other backend's `.keras` file and compare its
+  outputs with the ones saved there; train one more epoch from the loaded
+  optimizer state of one of them (`RESUME_FROM`, a ring over the backends).
+- `dataparallel` (JAX, with 2 virtual CPU devices): the SGD step of
+  `train` under `keras.distribution.DataParallel`.
 """
 
 import json
@@ -39,6 +40,8 @@ from tests.helpers import case_model  # noqa: E402
 from tests.helpers import load_test_images  # noqa: E402
 
 BACKENDS = ("tensorflow", "jax", "torch")
+# Each backend resumes the training of the one before it.
+RESUME_FROM = {"tensorflow": "torch", "jax": "tensorflow", "torch": "jax"}
 STEP_BATCH = 32
 # SGD rates: Adam's update is invariant to the gradient's scale, so it
 # would hide a wrong loss scaling. The VAE's loss is a sum over pixels.
@@ -52,6 +55,11 @@ class FixedRandom:
 
     def __init__(self):
         self.originals = {n: getattr(keras.random, n) for n in ("normal", "uniform", "randint")}
+        self.counts = {}
+
+    def step_started(self):
+        """Called at the start of each step (eager backends run it every
+        step; compiled ones once, at tracing), so every step draws alike."""
         self.counts = {}
 
     def _rng(self, kind, shape):
@@ -100,84 +108,119 @@ def build(name):
     return model
 
 
-def one_fixed_step(name, x):
-    model = build(name)
-    sgd = keras.optimizers.SGD(learning_rate=LEARNING_RATES.get(name, 0.02))
-    model.compile(optimizer=sgd)
-    with FixedRandom():
-        logs = model.train_on_batch(x[:STEP_BATCH], return_dict=True)
-    weights = {w.path: keras.ops.convert_to_numpy(w.value) for w in model.weights}
-    np.savez(os.path.join(WORK, f"{BACKEND}-{name}-step.npz"), **weights)
-    return {k: float(v) for k, v in logs.items()}
+def weights_of(model):
+    """Every weight (and statistic, and seed state), in order."""
+    return [keras.ops.convert_to_numpy(w.value) for w in model.weights]
 
 
-def one_epoch(name, x, reseed=False):
+def fixed_noise_steps(model, noise):
+    """Make every step of `model` start `noise`'s draws afresh."""
+    step = model.train_step
+
+    def train_step(*args):
+        noise.step_started()
+        return step(*args)
+
+    model.train_step = train_step
+
+
+def train(name, x, noise):
     model = build(name)
-    if reseed:  # other random draws (noise, prior samples, code restarts)
-        for v in model.non_trainable_variables:
-            if "seed" in v.path:
-                v.assign(v.value + 7)
-    model.compile()
-    history = model.fit(x, batch_size=32, epochs=1, shuffle=False, verbose=0).history
-    logs = {k: float(v[-1]) for k, v in history.items()}
-    if reseed:
-        return logs
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=LEARNING_RATES.get(name, 0.02)))
+    fixed_noise_steps(model, noise)
+    step = model.train_on_batch(x[:STEP_BATCH], return_dict=True)
+    np.savez(os.path.join(WORK, f"{BACKEND}-{name}-step.npz"), *weights_of(model))
+    history = model.fit(x, batch_size=STEP_BATCH, epochs=1, shuffle=False, verbose=0).history
     model.save(os.path.join(WORK, f"{BACKEND}-{name}.keras"))
     np.save(os.path.join(WORK, f"{BACKEND}-{name}-out.npy"), outputs(model, x))
-    result = {
-        "logs": logs,
+    return {
+        "step": {k: float(v) for k, v in step.items()},
+        "epoch": {k: float(v[-1]) for k, v in history.items()},
         "iterations": int(keras.ops.convert_to_numpy(model.optimizer.iterations)),
     }
-    if BACKEND == "tensorflow":
-        result["logs_reseeded"] = one_epoch(name, x, reseed=True)
-    return result
 
 
-def resume(name, source, x):
-    model = keras.saving.load_model(os.path.join(WORK, f"{source}-{name}.keras"))
-    expected = np.load(os.path.join(WORK, f"{source}-{name}-out.npy"))
-    diff = float(np.max(np.abs(outputs(model, x) - expected)))
-    iterations = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
-    logs = model.fit(x[:32], batch_size=32, epochs=1, verbose=0).history
-    return {
-        "max_abs_diff": diff,
-        "iterations_loaded": iterations,
-        "iterations_after": int(keras.ops.convert_to_numpy(model.optimizer.iterations)),
-        "finite": bool(all(np.isfinite(v[-1]) for v in logs.values())),
-    }
+def resume(name, x, noise):
+    results = {}
+    for source in BACKENDS:
+        path = os.path.join(WORK, f"{source}-{name}.keras")
+        if source == BACKEND or not os.path.exists(path):
+            continue
+        model = keras.saving.load_model(path)
+        expected = np.load(os.path.join(WORK, f"{source}-{name}-out.npy"))
+        result = {"max_abs_diff": float(np.max(np.abs(outputs(model, x) - expected)))}
+        if source == RESUME_FROM[BACKEND]:
+            fixed_noise_steps(model, noise)
+            result["iterations_loaded"] = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+            history = model.fit(x, batch_size=STEP_BATCH, epochs=1, shuffle=False, verbose=0).history
+            result["epoch"] = {k: float(v[-1]) for k, v in history.items()}
+            result["iterations_after"] = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+        results[source] = result
+    return results
 
 
-def data_parallel_step(name, x):
+def data_parallel_step(name, x, noise):
     devices = keras.distribution.list_devices()
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
     try:
         model = build(name)
         model.compile(optimizer=keras.optimizers.SGD(learning_rate=LEARNING_RATES.get(name, 0.02)))
-        with FixedRandom():
-            logs = model.train_on_batch(x[:STEP_BATCH], return_dict=True)
-        weights = {w.path: keras.ops.convert_to_numpy(w.value) for w in model.weights}
+        fixed_noise_steps(model, noise)
+        logs = model.train_on_batch(x[:STEP_BATCH], return_dict=True)
+        np.savez(os.path.join(WORK, f"{BACKEND}-{name}-dataparallel.npz"), *weights_of(model))
     finally:
         keras.distribution.set_distribution(None)
-    np.savez(os.path.join(WORK, f"{BACKEND}-{name}-dataparallel.npz"), **weights)
     return {"step": {k: float(v) for k, v in logs.items()}, "devices": len(devices)}
+
+
+def state_of(model):
+    """Every variable of the model and of its optimizers, as numpy."""
+    return [keras.ops.convert_to_numpy(v.value) for v in model.variables + model.optimizer.variables]
+
+
+def guard(name, x, noise):
+    """A poisoned weight (NaN loss) and a NaN batch: each step is rejected
+    with an error that names the cause, and no variable changes."""
+    import keras_genae
+
+    results = {}
+    for what in ("nan_weight", "nan_input"):
+        model = build(name)
+        # XLA on TensorFlow (where the old guard leaked); torch.compile
+        # would take a minute per shape.
+        model.compile(jit_compile=BACKEND != "torch")
+        model.fit(x[:STEP_BATCH], batch_size=STEP_BATCH, epochs=1, verbose=0)
+        batch = x[:STEP_BATCH].copy()
+        if what == "nan_weight":
+            w = model.pre_quantization.kernel if name.startswith("VQVAE") else model.generator.weights[-1]
+            w.assign(np.full(w.shape, np.nan, "float32"))
+        else:
+            batch[0, 0, 0, 0] = np.nan
+        before = state_of(model)
+        try:
+            model.fit(batch, batch_size=STEP_BATCH, epochs=1, verbose=0)
+            error = None
+        except (keras_genae.NonFiniteLossError, ValueError) as e:
+            error = {"type": type(e).__name__, "message": str(e), "term": getattr(e, "term", None)}
+        after = state_of(model)
+        changed = [
+            v.path for v, a, b in zip(model.variables + model.optimizer.variables, before, after)
+            if not np.array_equal(a, b, equal_nan=True)
+        ]
+        results[what] = {"error": error, "changed": changed}
+    return results
+
+
+STAGES = {"train": train, "guard": guard, "resume": resume, "dataparallel": data_parallel_step}
 
 
 def main():
     import keras_genae  # noqa: F401 (registers the classes)
 
     x = load_test_images("mnist", 256)[0]
-    results = {}
-    for name in STATEFUL_CASES:
-        if STAGE == "train":
-            results[name] = {"step": one_fixed_step(name, x), **one_epoch(name, x)}
-        elif STAGE == "dataparallel":
-            results[name] = data_parallel_step(name, x)
-        else:
-            results[name] = {
-                source: resume(name, source, x)
-                for source in BACKENDS
-                if source != BACKEND and os.path.exists(os.path.join(WORK, f"{source}-{name}.keras"))
-            }
+    cases = sys.argv[4:] or list(STATEFUL_CASES)
+    with FixedRandom() as noise:
+        results = {name: STAGES[STAGE](name, x, noise) for name in cases}
     with open(os.path.join(WORK, f"{BACKEND}-{STAGE}.json"), "w") as f:
         json.dump(results, f)
 

@@ -1,0 +1,175 @@
+"""The same model trains alike on TensorFlow, JAX and PyTorch.
+
+Each backend runs in its own subprocess (`backend_worker.py`), from the
+same initial weights and with the same (fixed) random draws:
+
+- one SGD train step gives the same loss terms (relative 1e-4) and the
+  same weights, statistics and codebooks after it (1e-4), for every case of
+  `helpers.STATEFUL_CASES` (every registered family, plus a trainable
+  codebook);
+- one epoch on 256 real MNIST images gives the same logs, up to float
+  rounding compounded over 9 steps;
+- a model saved (`.keras`) on any backend loads on the others with the
+  same outputs (1e-5) and resumes training from its optimizer state;
+- a rejected step (NaN loss, NaN batch) changes no variable on any
+  backend, including under `jit_compile=True`;
+- on JAX, a step under `keras.distribution.DataParallel` over 2 virtual
+  CPU devices equals the single-device step.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.helpers import STATEFUL_CASES
+from tests.helpers import case_model
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WORKER = os.path.join(ROOT, "tests", "backend_worker.py")
+OTHERS = ("jax", "torch")
+BACKENDS = ("tensorflow",) + OTHERS
+CASES = list(STATEFUL_CASES)
+# The DataParallel step of the default run: EMA statistics of the global
+# batch, BatchNorm, global noise, three optimizers. `pytest -m slow`
+# runs every case.
+DATA_PARALLEL_CASES = ["VQVAE", "AdversarialAutoencoder", "DCGAN"]
+SLOW_DATA_PARALLEL = [n for n in CASES if n not in DATA_PARALLEL_CASES]
+GUARD_CASES = ["VQVAE", "DCGAN"]
+STEP_RTOL, WEIGHT_RTOL, WEIGHT_ATOL = 1e-4, 1e-4, 1e-5
+EPOCH_RTOL = 2e-3
+
+
+def _run(backend, stage, work, *cases, env=None):
+    full_env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
+    # One compilation cache for the JAX processes of this run.
+    full_env.update(
+        JAX_PLATFORMS="cpu",
+        JAX_COMPILATION_CACHE_DIR=os.path.join(work, "jax-cache"),
+        JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+        JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0",
+    )
+    full_env.update(env or {})
+    proc = subprocess.run(
+        [sys.executable, WORKER, backend, stage, work, *cases],
+        env=full_env, capture_output=True, text=True, timeout=900,
+    )
+    assert proc.returncode == 0, f"{backend} {stage} failed:\n{proc.stderr[-6000:]}"
+    with open(os.path.join(work, f"{backend}-{stage}.json")) as f:
+        return json.load(f)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    work = str(tmp_path_factory.mktemp("backends"))
+    os.makedirs(os.path.join(work, "init"))
+    for name in CASES:
+        case_model(name).save_weights(os.path.join(work, "init", f"{name}.weights.h5"))
+    results = {"work": work}
+    for stage in ("train", "resume"):
+        for backend in BACKENDS:
+            results[backend, stage] = _run(backend, stage, work)
+    for backend in BACKENDS:
+        results[backend, "guard"] = _run(backend, "guard", work, *GUARD_CASES)
+    return results
+
+
+def _data_parallel(runs, name):
+    """The JAX DataParallel results of `name`'s group of cases (each group
+    runs once, in one subprocess)."""
+    group = tuple(DATA_PARALLEL_CASES if name in DATA_PARALLEL_CASES else SLOW_DATA_PARALLEL)
+    if ("dataparallel", group) not in runs:
+        env = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+        runs["dataparallel", group] = _run("jax", "dataparallel", runs["work"], *group, env=env)
+    return runs["dataparallel", group][name]
+
+
+def _weights(work, backend, name, kind="step"):
+    with np.load(os.path.join(work, f"{backend}-{name}-{kind}.npz")) as f:
+        return [f[k] for k in sorted(f.files, key=lambda k: int(k.split("_")[1]))]
+
+
+def _assert_terms_close(expected, got, rtol, what):
+    assert set(expected) == set(got), what
+    for key, value in expected.items():
+        assert got[key] == pytest.approx(value, rel=rtol, abs=1e-6), (what, key, value, got[key])
+
+
+def _assert_weights_close(expected, got, what):
+    assert len(expected) == len(got), what
+    for i, (a, b) in enumerate(zip(expected, got)):
+        np.testing.assert_allclose(b, a, rtol=WEIGHT_RTOL, atol=WEIGHT_ATOL, err_msg=f"{what} weight {i}")
+
+
+@pytest.mark.parametrize("backend", OTHERS)
+@pytest.mark.parametrize("name", CASES)
+def test_one_train_step_is_the_same_on_every_backend(runs, name, backend):
+    reference = runs["tensorflow", "train"][name]
+    result = runs[backend, "train"][name]
+    _assert_terms_close(reference["step"], result["step"], STEP_RTOL, f"{name} on {backend}")
+    work = runs["work"]
+    before = _weights(work, "tensorflow", name)
+    _assert_weights_close(before, _weights(work, backend, name), f"{name} on {backend}")
+
+
+@pytest.mark.parametrize("backend", OTHERS)
+@pytest.mark.parametrize("name", CASES)
+def test_one_epoch_on_mnist_gives_the_same_logs(runs, name, backend):
+    reference = runs["tensorflow", "train"][name]
+    result = runs[backend, "train"][name]
+    _assert_terms_close(reference["epoch"], result["epoch"], EPOCH_RTOL, f"{name} on {backend}")
+    assert result["iterations"] == reference["iterations"] == 9
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_checkpoints_load_on_every_backend_with_the_same_outputs(runs, name):
+    pairs = 0
+    for backend in BACKENDS:
+        for source, result in runs[backend, "resume"][name].items():
+            assert result["max_abs_diff"] <= 1e-5, (source, backend, result)
+            pairs += 1
+    assert pairs == 6
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_training_resumes_on_another_backend(runs, name):
+    for backend in BACKENDS:
+        resumed = [r for r in runs[backend, "resume"][name].values() if "epoch" in r]
+        assert len(resumed) == 1, backend
+        result = resumed[0]
+        # The optimizer state came along: its step counter continues.
+        assert result["iterations_loaded"] == 9
+        assert result["iterations_after"] == 17
+        assert all(np.isfinite(v) for v in result["epoch"].values())
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", GUARD_CASES)
+def test_a_rejected_step_changes_no_state(runs, name, backend):
+    result = runs[backend, "guard"][name]
+    nan_weight, nan_input = result["nan_weight"], result["nan_input"]
+    assert nan_weight["error"]["type"] == "NonFiniteLossError", nan_weight
+    term = nan_weight["error"]["term"]
+    assert f"the loss term {term!r} became NaN" in nan_weight["error"]["message"]
+    assert nan_weight["changed"] == [], nan_weight["changed"]
+    assert nan_input["error"]["type"] == "ValueError", nan_input
+    assert "NaN or infinite values" in nan_input["error"]["message"]
+    assert nan_input["changed"] == [], nan_input["changed"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    DATA_PARALLEL_CASES + [pytest.param(n, marks=pytest.mark.slow) for n in SLOW_DATA_PARALLEL],
+)
+def test_jax_data_parallel_step_equals_one_device(runs, name):
+    result = _data_parallel(runs, name)
+    assert result["devices"] == 2
+    single = runs["jax", "train"][name]["step"]
+    _assert_terms_close(single, result["step"], STEP_RTOL, name)
+    work = runs["work"]
+    _assert_weights_close(
+        _weights(work, "jax", name), _weights(work, "jax", name, "dataparallel"), name
+    )
