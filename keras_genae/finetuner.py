@@ -19,6 +19,7 @@ import numpy as np
 
 from keras_genae.metrics import MAX_LOGGED_PSNR
 from keras_genae.metrics import psnr as psnr_per_image
+from keras_genae.utils.seeding import set_random_seed
 
 
 @dataclasses.dataclass
@@ -161,7 +162,7 @@ def finetune(model, images, val_images=None, val_split=0.1, epochs=None, batch_s
     before = reconstruction_psnr(model, val_images)
     keeper = KeepBestWeights(val_images, before) if keep_best else None
     cbs = list(callbacks or []) + ([keeper] if keeper else [])
-    keras.utils.set_random_seed(seed)
+    set_random_seed(seed)
     start = time.perf_counter()
     history = model.fit(images, epochs=epochs, batch_size=batch_size, shuffle=True,
                         callbacks=cbs, verbose=verbose)

@@ -130,6 +130,11 @@ def main():
     features = classifier.features(xt)
     with uncompiled():
         results["features_match"] = _close(features, classifier.features(x))
+    # --- fit on arrays, evaluate and fine-tune need no TensorFlow either.
+    history = vae.fit(x, epochs=1, batch_size=5, verbose=0).history
+    results["fit_finite"] = bool(np.isfinite(history["loss"][-1]))
+    vae.evaluate(x, batch_size=5, verbose=0)
+    keras_genae.finetune(vae, x, val_images=x, epochs=1, batch_size=5)
     results["tf_at_end"] = "tensorflow" in sys.modules
     mark("end")
     results["seconds"] = seconds

@@ -158,6 +158,7 @@ def test_other_backends_do_not_import_tensorflow(backend_results):
     for stage in ("tf_after_import", "tf_after_inference", "tf_after_cli", "tf_at_end"):
         assert backend_results[stage] is False, stage
     assert set(backend_results["cli_exit_codes"]) == {0}
+    assert backend_results["fit_finite"] is True
 
 
 def test_other_backends_inference(backend_results):

@@ -272,6 +272,10 @@ class GenerativeAutoencoder(keras.Model):
                     f"{type(self).__name__} computes its own losses and metrics; "
                     f"do not pass `{key}` to compile(). Received: {key}={kwargs[key]!r}"
                 )
+        # Saved as given: Keras saves the value "auto" resolved to on this
+        # backend (True on JAX), which would mean `torch.compile` when the
+        # checkpoint is loaded on PyTorch.
+        self._requested_jit_compile = kwargs.get("jit_compile", "auto")
         super().compile(optimizer=optimizer, **kwargs)
 
     def save_own_variables(self, store):
@@ -287,8 +291,12 @@ class GenerativeAutoencoder(keras.Model):
         super().load_own_variables({k: store[k] for k in keys if k != SEED_STATE_KEY})
 
     def get_compile_config(self):
-        """The compile arguments, loadable on every backend."""
-        return portable_config(super().get_compile_config())
+        """The compile arguments, loadable on every backend: the optimizer by
+        its public class, `jit_compile` as it was requested."""
+        config = portable_config(super().get_compile_config())
+        if config and "jit_compile" in config:
+            config["jit_compile"] = getattr(self, "_requested_jit_compile", "auto")
+        return config
 
     def compile_from_config(self, config):
         """Recompile from `get_compile_config()` when a saved model is loaded,

@@ -94,13 +94,17 @@ def _phase(model, phase, x, table, variables):
     return losses, grads, after
 
 
-def train_step(model, state, data):
-    groups = _refs(model, train=True)
+def _start(model, state, data, train):
+    """The state as a table, a copy of it, every variable, the batch and
+    its guard status."""
+    groups = _refs(model, train=train)
     table = _table(groups, state)
-    old = dict(table)
-    variables = [v for g in groups for v in g]
     x = guard.check_dtype(unpack_images(data))
-    code = guard.input_code(x)
+    return groups, table, dict(table), [v for g in groups for v in g], x, guard.input_code(x)
+
+
+def train_step(model, state, data):
+    groups, table, old, variables, x, code = _start(model, state, data, train=True)
     terms = {}
     for i, phase in enumerate(model.train_phases()):
         losses, grads, after = _phase(model, phase, x, table, variables)
@@ -118,12 +122,7 @@ def train_step(model, state, data):
 
 
 def test_step(model, state, data):
-    groups = _refs(model, train=False)
-    table = _table(groups, state)
-    old = dict(table)
-    variables = [v for g in groups for v in g]
-    x = guard.check_dtype(unpack_images(data))
-    code = guard.input_code(x)
+    groups, table, old, variables, x, code = _start(model, state, data, train=False)
     terms, after = _run(lambda: model.compute_losses(x, training=False), variables, table)
     table.update(zip(map(id, variables), after))
     code = guard.first(code, guard.terms_code(model, terms))
