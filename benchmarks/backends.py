@@ -12,10 +12,10 @@ the same machine. In each: `keras_genae.load(name)` (compiled with its
 fine-tuning settings, the backend's default `jit_compile`), then `fit` on
 random images of the model's shape:
 
-- first step: the wall time of the first `train_on_batch`, which traces
+- first step: the wall time of a first `fit` of one step, which traces
   and compiles the step (`tf.function`, `jax.jit`; PyTorch runs eagerly);
-- train img/s: `--steps` more steps of `--batch-size` images in one `fit`
-  call, divided into its wall time;
+- train img/s: `--steps` steps of `--batch-size` images in a second `fit`
+  call (the same compiled step), divided into its wall time;
 - peak memory: the process's peak resident set size (`ru_maxrss`), which
   includes the framework itself.
 
@@ -48,7 +48,7 @@ def worker(name, batch_size, steps):
     rng = np.random.default_rng(0)
     x = rng.uniform(size=(batch_size * steps,) + shape).astype("float32")
     start = time.perf_counter()
-    model.train_on_batch(x[:batch_size])
+    model.fit(x[:batch_size], batch_size=batch_size, epochs=1, verbose=0)
     first = time.perf_counter() - start
     start = time.perf_counter()
     model.fit(x, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
