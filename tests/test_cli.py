@@ -282,6 +282,14 @@ def test_subprocess_exit_status_and_stderr(zoo, tmp_path):
     assert result.returncode == 1
     assert result.stderr.rstrip().splitlines()[-1].startswith("genae: error: Unknown model 'tiny_vea'")
     assert "Traceback" not in result.stderr
+
+
+# Slow-only: a second interpreter start (TensorFlow import); the exit status
+# of `python -m keras_genae.cli` is checked above, and `sample` writing its
+# grid by `test_sample_is_seeded`, in-process.
+@pytest.mark.slow
+def test_subprocess_success_exit_status(zoo, tmp_path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     result = subprocess.run([sys.executable, "-m", "keras_genae.cli", "sample", "tiny_vae", "-n", "4",
                              "--out", str(tmp_path / "x.png")], capture_output=True, text=True, env=env, cwd=ROOT)
     assert result.returncode == 0, result.stderr

@@ -162,7 +162,16 @@ def test_gan_logs_no_psnr():
 
 
 # ------------------------------------------------ fine-tuning helps (golden)
-@pytest.mark.parametrize("name", sorted(TRANSFER))
+#: Shipped checkpoints whose golden fine-tuning run is slow-only: each
+#: family keeps one in the default run (vqvae_cifar10, the checkpoint that
+#: fell by several dB at the old rate; vae_mnist; dae_mnist, whose recipe
+#: trains on noisy inputs like ae_mnist's plain autoencoder does on clean ones).
+SLOW_TRANSFER = {"ae_mnist", "vqvae_mnist", "vqvae_fashion_mnist", "vae_cifar10"}
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=[pytest.mark.slow] if n in SLOW_TRANSFER else []) for n in sorted(TRANSFER)]
+)
 def test_finetuning_with_the_defaults_does_not_lower_heldout_psnr(name):
     """The default settings alone (no best-epoch selection), on 256 real
     images of another domain: held-out PSNR must not fall. At the old

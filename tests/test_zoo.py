@@ -9,6 +9,7 @@ classifiers' accuracy floors it is three standard errors of an accuracy
 measured on 320 images, `3 * sqrt(p * (1 - p) / 320)` at the floor `p`.
 """
 
+import functools
 import math
 
 import numpy as np
@@ -84,6 +85,27 @@ def test_fine_tune_vae_mnist_on_fashion_mnist():
 SAMPLERS = [n for n in SHIPPED if "frechet_distance" in registry.model_info(n)["metrics"]]
 
 
+@functools.cache
+def frechet_reference(dataset):
+    """What the sampler tests of one dataset share, computed once: the
+    shipped classifier, the 320 test images, the distance between their two
+    halves and the distance of pixel-shuffled test images to them."""
+    from keras_genae import classifiers
+    from keras_genae import fid
+    from tests.helpers import load_test_images
+
+    clf = classifiers.load_classifier(f"classifier_{dataset}")
+    x, _ = load_test_images(dataset, 320)
+
+    def features(images):
+        return fid.dataset_features(clf, images, statistics=True)
+
+    halves = fid.frechet_distance(features(x[:160]), features(x[160:]))
+    rng = np.random.default_rng(0)
+    shuffled = np.stack([rng.permutation(xi.reshape(-1)).reshape(xi.shape) for xi in x])
+    return clf, x, halves, fid.frechet_distance(features(shuffled), features(x))
+
+
 @pytest.mark.parametrize("name", SAMPLERS)
 def test_shipped_sampler_matches_its_frechet_distance(name):
     """320 samples against the 320 test images of tests/data, in the shipped
@@ -92,23 +114,12 @@ def test_shipped_sampler_matches_its_frechet_distance(name):
     images (the small-sample bias of a real-vs-real comparison); and the
     samples are closer to the test images than pixel-shuffled test images
     (same intensities, no structure) are."""
-    from keras_genae import classifiers
     from keras_genae import evaluation
-    from keras_genae import fid
-    from tests.helpers import load_test_images
 
     model = keras_genae.load(name)
     recipe = recipes.get_recipe(name)
-    clf = classifiers.load_classifier(f"classifier_{recipe.dataset}")
-    x, _ = load_test_images(recipe.dataset, 320)
+    clf, x, halves, shuffled_distance = frechet_reference(recipe.dataset)
     recorded = registry.model_info(name)["metrics"]["frechet_distance"]
-
-    def features(images):
-        return fid.dataset_features(clf, images, statistics=True)
-
-    halves = fid.frechet_distance(features(x[:160]), features(x[160:]))
     measured = evaluation.evaluate(model, x, classifier=clf, num_samples=320, seed=0)["frechet_distance"]
     assert measured <= recorded + 2 * halves, (measured, recorded, halves)
-    rng = np.random.default_rng(0)
-    shuffled = np.stack([rng.permutation(xi.reshape(-1)).reshape(xi.shape) for xi in x])
-    assert fid.frechet_distance(features(shuffled), features(x)) > measured
+    assert shuffled_distance > measured
