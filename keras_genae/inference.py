@@ -4,8 +4,8 @@
 `sample`, a classifier's `features`) so that a call on concrete inputs
 (numpy arrays, lists, the active backend's eager tensors) runs compiled:
 
-- TensorFlow: a `tf.function` (with `reduce_retracing`, so a new batch size
-  does not add a trace per size);
+- TensorFlow: a `tf.function`, traced once per input shape (not relaxed
+  to an unknown shape: a method's own shape checks need the rank);
 - JAX: a `jax.jit` of a pure function of the variable values and the
   batch, run under `keras.StatelessScope`. The weights are arguments, not
   constants baked into the trace, so results follow `set_weights`,
@@ -84,7 +84,7 @@ def _is_traced_tensor(x):
 def _compile_tf(model, fn, static):
     import tensorflow as tf
 
-    function = tf.function(lambda *data: fn(model, *data, **static), reduce_retracing=True)
+    function = tf.function(lambda *data: fn(model, *data, **static))
     # One tf.function per model, method and static arguments, all from the
     # same lambda: TF would count their first traces as retracing.
     function._omit_frequent_tracing_warning = True
