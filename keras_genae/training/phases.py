@@ -119,10 +119,7 @@ class PhasedOptimizer(keras.optimizers.Optimizer):
 
     @learning_rate.setter
     def learning_rate(self, value):
-        if getattr(self, "_phase_optimizers", None):
-            self._phase_optimizers[0].learning_rate = value
-        else:  # the base class sets its own during __init__
-            keras.optimizers.Optimizer.learning_rate.fset(self, value)
+        self._phase_optimizers[0].learning_rate = value
 
     def apply(self, grads, trainable_variables=None):
         raise TypeError(
