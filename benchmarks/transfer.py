@@ -157,7 +157,7 @@ def sweep(names, data_dir, n=256, rates=SWEEP_RATES, seed=0):
 
 def multi_phase_sweep(names, data_dir, n=1024, scales=SWEEP_SCALES, seed=0):
     """Fine-tune AAE/DCGAN checkpoints with every phase's rate scaled."""
-    from keras_genae.fid import frechet_distance_between
+    from keras_genae.evaluation.frechet import frechet_distance_between
 
     rows = []
     for name in names:
@@ -262,7 +262,7 @@ def benchmark(names, sizes, data_dir, seed=0, picture=None):
 
 def save_picture(before, after, held_out, path):
     """Rows of 8: held-out inputs, zero-shot reconstructions, fine-tuned ones."""
-    from keras_genae.images import save_grid
+    from keras_genae.data.grids import save_grid
 
     x = held_out[:: len(held_out) // 8][:8]
     rows = [x, keras.ops.convert_to_numpy(before.reconstruct(x)),

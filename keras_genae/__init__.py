@@ -22,18 +22,18 @@ from keras_genae.models import AdversarialAutoencoder
 from keras_genae.models import DCGAN
 from keras_genae import classifiers  # registers FeatureClassifier
 from keras_genae import inference
-from keras_genae import registry
-from keras_genae.registry import list_models
-from keras_genae.registry import model_info
+from keras_genae.hub import manifest
+from keras_genae.hub.manifest import list_models
+from keras_genae.hub.manifest import model_info
 
 #: Public name -> (module, attribute or None for the module itself).
 _LAZY = {
     "hub": ("keras_genae.hub", None),
-    "load": ("keras_genae.hub", "load"),
-    "push_to_hub": ("keras_genae.hub", "push_to_hub"),
-    "save_pretrained": ("keras_genae.hub", "save_pretrained"),
+    "load": ("keras_genae.hub.api", "load"),
+    "push_to_hub": ("keras_genae.hub.api", "push_to_hub"),
+    "save_pretrained": ("keras_genae.hub.api", "save_pretrained"),
     "data": ("keras_genae.data", None),
-    "evaluate": ("keras_genae.evaluation", "evaluate"),
+    "evaluate": ("keras_genae.evaluation.core", "evaluate"),
     "finetune": ("keras_genae.finetuner", "finetune"),
 }
 

@@ -185,7 +185,7 @@ class ImageGrid(keras.callbacks.Callback):
         latents: the fixed latents (a NumPy array), once training started.
 
     Example:
-    >>> x, _ = keras_genae.images.sample_images("mnist")
+    >>> x, _ = keras_genae.data.grids.sample_images("mnist")
     >>> grid = ImageGrid("runs/vae/grids", images=x[:8], num_samples=16,
     ...                  every=5, log_dir="runs/vae/logs")
     >>> vae.fit(train_ds, epochs=20, callbacks=[grid])
@@ -219,7 +219,7 @@ class ImageGrid(keras.callbacks.Callback):
         self.paths = []
 
     def on_train_begin(self, logs=None):
-        from keras_genae import images as images_lib
+        from keras_genae.data import grids as images_lib
 
         if self.images is not None and not hasattr(self.model, "encoder"):
             raise ValueError(
@@ -249,7 +249,7 @@ class ImageGrid(keras.callbacks.Callback):
         """The current grids: a dict of name to uint8 `(h, w, c)` array."""
         from keras import ops
 
-        from keras_genae import images as images_lib
+        from keras_genae.data import grids as images_lib
 
         grids = {}
         if self.images is not None:
@@ -263,7 +263,7 @@ class ImageGrid(keras.callbacks.Callback):
 
     def save(self, epoch):
         """Write (and log) the grids as those of epoch `epoch`."""
-        from keras_genae import images as images_lib
+        from keras_genae.data import grids as images_lib
 
         for name, grid in self.grids().items():
             path = os.path.join(self.directory, f"{name}_epoch_{epoch:03d}.png")

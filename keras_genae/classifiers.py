@@ -147,7 +147,7 @@ class FeatureClassifier(keras.Model):
     @staticmethod
     def card_usage(handle, shape):
         """The usage snippet of the model card."""
-        from keras_genae.model_card import usage_header
+        from keras_genae.hub.model_card import usage_header
 
         h, w, c = shape
         return usage_header(handle, "classifier") + [
@@ -259,7 +259,7 @@ def evaluate_classifier(classifier, dataset, data_dir=None, limit=None, referenc
     import numpy as np
 
     from keras_genae import data
-    from keras_genae import fid
+    from keras_genae.evaluation import frechet
 
     split = "test" if limit is None else f"test[:{limit}]"
     test = data.load_dataset(dataset, split, batch_size=500, shuffle=False, with_labels=True,
@@ -273,7 +273,7 @@ def evaluate_classifier(classifier, dataset, data_dir=None, limit=None, referenc
     if reference_size:
         reference = data.load_dataset(dataset, "train", batch_size=500, shuffle=True, seed=seed,
                                       data_dir=data_dir, cache=False).unbatch().take(reference_size)
-        metrics["frechet_distance_train_test"] = float(fid.frechet_distance_between(
+        metrics["frechet_distance_train_test"] = float(frechet.frechet_distance_between(
             classifier, reference.batch(500), test.map(lambda x, y: x)))
     return metrics
 
@@ -282,7 +282,7 @@ def save_classifier(classifier, directory, **card_fields):
     """Write a classifier as a checkpoint directory (`save_pretrained`'s
     layout, without optimizer state). `card_fields` as for
     `keras_genae.save_pretrained`."""
-    from keras_genae.checkpoint import save_checkpoint
+    from keras_genae.hub.checkpoint import save_checkpoint
 
     return save_checkpoint(classifier, directory, overwrite=True, **card_fields)
 

@@ -30,9 +30,9 @@ from keras import ops
 from keras_genae import cli_finetune
 from keras_genae.cli_finetune import positive_int as _positive
 from keras_genae import hub
-from keras_genae import images as images_lib
+from keras_genae.data import grids as images_lib
 from keras_genae import recipes
-from keras_genae import registry
+from keras_genae.hub import manifest
 from keras_genae import zoo
 from keras_genae.evaluation import evaluate
 from keras_genae.models import LOADABLE_MODELS
@@ -60,7 +60,7 @@ def _load(name):
 
 
 def _manifest():
-    return registry.get_manifest()
+    return manifest.get_manifest()
 
 
 def _card_metadata(name):
@@ -119,7 +119,7 @@ def _numpy(tensor):
 # --------------------------------------------------------------- commands
 def cmd_list(args):
     models = _manifest()
-    names = registry.list_models(args.pattern)
+    names = manifest.list_models(args.pattern)
     if not names:
         print(f"No checkpoint matches {args.pattern!r}." if models else
               "No pretrained checkpoints are registered in the manifest yet.")
@@ -151,14 +151,14 @@ def cmd_info(args):
     models = _manifest()
     local = [os.path.join(name, "README.md"), hub.BUNDLED_CHECKPOINTS_DIR / name / "README.md"]
     if name.startswith("hf://"):
-        from keras_genae import hub_download
+        from keras_genae.hub import download
 
         repo_id, revision = hub.parse_hf_handle(name)
-        local = [hub_download.fetch(
+        local = [download.fetch(
             repo_id, "README.md", revision or "main", hub.hub_settings(),
-            verify=lambda p, etag: hub_download.check_etag(p, etag, "README.md", repo_id))]
+            verify=lambda p, etag: download.check_etag(p, etag, "README.md", repo_id))]
     elif not os.path.isdir(name) and name not in models:
-        raise registry.unknown_model_error(name, models)
+        raise manifest.unknown_model_error(name, models)
     for path in local:
         if os.path.isfile(path):
             with open(path, encoding="utf-8") as f:

@@ -9,7 +9,7 @@ runs before any training starts.
 import os
 
 from keras_genae import hub
-from keras_genae import images as images_lib
+from keras_genae.data import grids as images_lib
 from keras_genae.finetuner import finetune
 from keras_genae.finetuner import split_validation
 from keras_genae.utils.run_lock import run_lock

@@ -210,7 +210,7 @@ RECIPES = {
             schedule="model_default",
             description="DCGAN with a 100-d gaussian latent, Fashion-MNIST.",
         ),
-        # The feature classifiers of the Fréchet distances (keras_genae.fid).
+        # The feature classifiers of the Fréchet distances (keras_genae.evaluation.frechet).
         Recipe(
             name="classifier_mnist",
             architecture="FeatureClassifier",

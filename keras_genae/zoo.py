@@ -78,11 +78,11 @@ def test_split(recipe, data_dir=None, limit=None, batch_size=256):
 def shipped_classifier(dataset):
     """The shipped feature classifier of `dataset` (loaded offline from the
     package and verified against the manifest), or None if there is none."""
-    from keras_genae import registry
+    from keras_genae.hub import manifest
     from keras_genae.classifiers import load_classifier
 
     name = f"classifier_{dataset}"
-    return load_classifier(name) if name in registry.get_manifest() else None
+    return load_classifier(name) if name in manifest.get_manifest() else None
 
 
 def evaluate_recipe_model(model, recipe, data_dir=None, limit=None, num_samples=10_000):
@@ -146,7 +146,7 @@ def finish_checkpoint(model, recipe, state, data_dir=None, out="ckpt", eval_limi
 def publish(directory, name=None):
     """Copy a checkpoint directory into the package and add its manifest
     entry (Hub repo `keras-genae/<name>` at tag `HUB_REVISION`)."""
-    from keras_genae import registry
+    from keras_genae.hub import manifest
 
     directory = Path(directory)
     name = name or directory.name
@@ -158,10 +158,10 @@ def publish(directory, name=None):
     os.replace(tmp, target)
     with open(target / "metadata.json") as f:
         metadata = json.load(f)
-    entry = registry.manifest_entry_from_checkpoint(
+    entry = manifest.manifest_entry_from_checkpoint(
         target, repo_id=f"{HUB_NAMESPACE}/{name}", revision=HUB_REVISION)
     entry["metrics"] = {k: v for k, v in (metadata.get("metrics") or entry["metrics"]).items()}
-    registry.add_to_manifest(name, entry)
+    manifest.add_to_manifest(name, entry)
     return entry
 
 
@@ -187,7 +187,7 @@ def re_evaluate(name, data_dir=None, limit=None):
 def refresh_card(name):
     """Write the recipe's fine-tuning settings into a shipped checkpoint's
     `metadata.json`, model card and manifest entry."""
-    from keras_genae.model_card import model_card
+    from keras_genae.hub.model_card import model_card
     from keras_genae.recipes import get_recipe
     from keras_genae.utils.io import atomic_path
     from keras_genae.utils.io import write_json
@@ -202,11 +202,11 @@ def refresh_card(name):
     return publish(directory, name)
 
 
-def markdown_table(manifest=None):
+def markdown_table(manifest_file=None):
     """The README table of shipped checkpoints, from the manifest."""
-    from keras_genae import registry
+    from keras_genae.hub import manifest
 
-    models = registry.get_manifest(manifest)
+    models = manifest.get_manifest(manifest_file)
     rows = ["| checkpoint | architecture | params | key metrics (full test split) | floor | train time |",
             "|---|---|---:|---|---|---:|"]
     # The generative checkpoints first, then the evaluation classifiers.
@@ -272,9 +272,9 @@ def main(argv=None):
         print(markdown_table())
         return 0
     if args.command == "cards":
-        from keras_genae import registry
+        from keras_genae.hub import manifest
 
-        for name in args.names or registry.list_models():
+        for name in args.names or manifest.list_models():
             entry = refresh_card(name)
             print(json.dumps({name: entry.get("finetuning")}))
     elif args.command == "publish":
@@ -282,9 +282,9 @@ def main(argv=None):
             entry = publish(d)
             print(json.dumps({Path(d).name: entry["metrics"]}))
     else:
-        from keras_genae import registry
+        from keras_genae.hub import manifest
 
-        names = args.names or registry.list_models()
+        names = args.names or manifest.list_models()
         for name in names:
             entry = re_evaluate(name, args.data_dir, args.limit)
             print(json.dumps({name: entry["metrics"]}), flush=True)

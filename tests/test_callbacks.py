@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from keras_genae import images as images_lib
+from keras_genae.data import grids as images_lib
 from keras_genae.callbacks import ImageGrid
 from keras_genae.models import DCGAN
 from keras_genae.models import VAE

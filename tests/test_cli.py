@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from keras_genae import registry
+from keras_genae.hub import manifest as registry
 from keras_genae.cli import main
 from keras_genae.hub import save_pretrained
 from keras_genae.models import DCGAN

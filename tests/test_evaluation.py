@@ -1,4 +1,4 @@
-"""Tests of keras_genae.evaluation, keras_genae.fid and keras_genae.classifiers."""
+"""Tests of keras_genae.evaluation, keras_genae.evaluation.frechet and keras_genae.classifiers."""
 
 import json
 import logging
@@ -12,8 +12,8 @@ import tensorflow as tf
 
 import keras_genae
 from keras_genae import classifiers
-from keras_genae import evaluation
-from keras_genae import fid
+from keras_genae.evaluation import core as evaluation
+from keras_genae.evaluation import frechet
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
 
@@ -66,18 +66,18 @@ def test_discretized_gaussian_is_a_distribution(mean, sigma):
 def test_frechet_distance_identical_and_closed_form():
     rng = np.random.default_rng(0)
     a = rng.normal(size=(2000, 6))
-    assert abs(fid.frechet_distance(a, a)) < 1e-8
+    assert abs(frechet.frechet_distance(a, a)) < 1e-8
     # Diagonal covariances: ||dmu||^2 + sum (sqrt(var_a) - sqrt(var_b))^2.
     mu_a, mu_b = np.zeros(3), np.array([1.0, -2.0, 0.5])
     var_a, var_b = np.array([1.0, 4.0, 0.25]), np.array([9.0, 1.0, 0.25])
     expected = np.sum((mu_a - mu_b) ** 2) + np.sum((np.sqrt(var_a) - np.sqrt(var_b)) ** 2)
-    got = fid.frechet_distance_from_statistics(mu_a, np.diag(var_a), mu_b, np.diag(var_b))
+    got = frechet.frechet_distance_from_statistics(mu_a, np.diag(var_a), mu_b, np.diag(var_b))
     np.testing.assert_allclose(got, expected, rtol=1e-10)
     # Samples from shifted, scaled gaussians approach the closed form.
     n, d = 40_000, 4
     s1 = rng.normal(size=(n, d))
     s2 = 1.0 + 2.0 * rng.normal(size=(n, d))
-    np.testing.assert_allclose(fid.frechet_distance(s1, s2), d * 1.0 + d * 1.0, rtol=0.03)
+    np.testing.assert_allclose(frechet.frechet_distance(s1, s2), d * 1.0 + d * 1.0, rtol=0.03)
 
 
 def test_frechet_distance_general_covariances():
@@ -88,18 +88,18 @@ def test_frechet_distance_general_covariances():
     # tr sqrt(C1 C2) from the eigenvalues of the (non-symmetric) product.
     trace_sqrt = np.sum(np.sqrt(np.abs(np.linalg.eigvals(c1 @ c2))))
     expected = np.sum((mu1 - mu2) ** 2) + np.trace(c1) + np.trace(c2) - 2 * trace_sqrt
-    got = fid.frechet_distance_from_statistics(mu1, c1, mu2, c2)
+    got = frechet.frechet_distance_from_statistics(mu1, c1, mu2, c2)
     np.testing.assert_allclose(got, expected, rtol=1e-8)
-    np.testing.assert_allclose(fid.frechet_distance_from_statistics(mu2, c2, mu1, c1), got, rtol=1e-8)
+    np.testing.assert_allclose(frechet.frechet_distance_from_statistics(mu2, c2, mu1, c1), got, rtol=1e-8)
     # Rank-deficient covariance (fewer samples than dimensions) stays finite.
     few = rng.normal(size=(3, 8))
-    assert np.isfinite(fid.frechet_distance(few, rng.normal(size=(50, 8))))
+    assert np.isfinite(frechet.frechet_distance(few, rng.normal(size=(50, 8))))
 
 
 def test_streaming_statistics_match_numpy():
     rng = np.random.default_rng(2)
     f = 100.0 + rng.normal(size=(1000, 7))  # a large mean tests the shifted sums
-    stats = fid.FeatureStatistics()
+    stats = frechet.FeatureStatistics()
     for chunk in np.array_split(f, 7):
         stats.update(chunk)
     np.testing.assert_allclose(stats.mean, f.mean(0), rtol=1e-12)

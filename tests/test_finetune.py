@@ -15,9 +15,9 @@ import pytest
 from PIL import Image
 
 import keras_genae
-from keras_genae import checkpoint
+from keras_genae.hub import checkpoint
 from keras_genae import recipes
-from keras_genae import registry
+from keras_genae.hub import manifest
 from keras_genae.cli import main
 from keras_genae.finetuner import finetune
 from keras_genae.finetuner import reconstruction_psnr
@@ -59,7 +59,7 @@ def domain_images(domain):
 
 # --------------------------------------------------------------- settings
 def test_every_shipped_checkpoint_states_its_finetuning_settings():
-    for name in registry.list_models():
+    for name in manifest.list_models():
         recipe = recipes.get_recipe(name)
         settings = recipe.finetuning_settings()
         info = keras_genae.model_info(name)
@@ -138,7 +138,7 @@ def test_manifest_rejects_malformed_finetuning():
     entry.pop("name")
     entry["finetuning"] = {"learning_rate": 5.0}
     with pytest.raises(ValueError, match="finetuning"):
-        registry.validate_entry("ae_mnist", entry)
+        manifest.validate_entry("ae_mnist", entry)
 
 
 # ------------------------------------------------------------ psnr in logs

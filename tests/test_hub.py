@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import keras_genae
-from keras_genae import hub
-from keras_genae import registry
+from keras_genae.hub import api as hub
+from keras_genae.hub import manifest
 from keras_genae.hub import DownloadError
 from tests.hub_fixtures import blob_files
 from tests.hub_fixtures import cache_problems
@@ -72,7 +72,7 @@ def served(fake_hub, saved):  # noqa: F811
 def use_manifest(monkeypatch, tmp_path, models):
     path = tmp_path / "manifest.json"
     path.write_text(json.dumps({"schema_version": 1, "models": models}))
-    monkeypatch.setenv(registry.MANIFEST_ENV_VAR, str(path))
+    monkeypatch.setenv(manifest.MANIFEST_ENV_VAR, str(path))
     return path
 
 
@@ -109,7 +109,7 @@ def test_save_pretrained_prints_manifest_entry_and_is_atomic(model, tmp_path, ca
     entry = keras_genae.save_pretrained(model, tmp_path / "ae", dataset="synthetic")
     printed = capsys.readouterr().out
     assert entry["files"][WEIGHTS]["sha256"] in printed
-    assert entry["files"][WEIGHTS]["sha256"] == registry.file_digest(tmp_path / "ae" / WEIGHTS)[0]
+    assert entry["files"][WEIGHTS]["sha256"] == manifest.file_digest(tmp_path / "ae" / WEIGHTS)[0]
     with pytest.raises(FileExistsError, match="overwrite=True"):
         keras_genae.save_pretrained(model, tmp_path / "ae", verbose=False)
     keras_genae.save_pretrained(model, tmp_path / "ae", overwrite=True, verbose=False)
@@ -217,7 +217,7 @@ def test_load_hf_downloads_verifies_and_reproduces_outputs(served, model, images
     assert any(f"/resolve/{served.sha}/{WEIGHTS}" in p for _, p, _ in served.requests)
     blobs = {p.name for p in blob_files(served.cache_dir)}
     snapshot = served.cache_dir / "models--genae-test--tiny_ae" / "snapshots" / served.sha
-    assert registry.file_digest(snapshot / WEIGHTS)[0] in blobs
+    assert manifest.file_digest(snapshot / WEIGHTS)[0] in blobs
     assert cache_problems(served.cache_dir) == []
 
 
@@ -326,7 +326,7 @@ def test_keras_load_model_hf(served, model, images):
 
 # -------------------------------------------------------------- manifest
 def manifest_entry(saved, sha):
-    return registry.manifest_entry_from_checkpoint(saved, repo_id=REPO, revision=sha)
+    return manifest.manifest_entry_from_checkpoint(saved, repo_id=REPO, revision=sha)
 
 
 def test_manifest_name_downloads_pinned_revision_and_verifies(served, saved, model, images, monkeypatch, tmp_path):
@@ -374,10 +374,10 @@ def test_bundled_copy_is_used_offline_and_ignored_when_corrupt(served, saved, mo
 def test_unknown_name_suggests_close_matches(saved, monkeypatch, tmp_path, hf_home):  # noqa: F811
     entry = manifest_entry(saved, "a" * 40)
     use_manifest(monkeypatch, tmp_path, {"vqvae_cifar10": entry, "vae_mnist": entry})
-    with pytest.raises(registry.UnknownModelError, match="Did you mean 'vqvae_cifar10'") as info:
+    with pytest.raises(manifest.UnknownModelError, match="Did you mean 'vqvae_cifar10'") as info:
         keras_genae.load("vqvae_cifar1")
     assert info.value.suggestions == ["vqvae_cifar10"]
-    with pytest.raises(registry.UnknownModelError, match="Known models: \\['vae_mnist', 'vqvae_cifar10'\\]"):
+    with pytest.raises(manifest.UnknownModelError, match="Known models: \\['vae_mnist', 'vqvae_cifar10'\\]"):
         keras_genae.load("gan")
 
 
@@ -404,7 +404,7 @@ def test_push_to_hub_uploads_the_checkpoint_folder(served, model, images, monkey
     assert calls[2] == ("upload_folder", "genae-test/pushed",
                         ["README.md", "config.json", "metadata.json", WEIGHTS])
     assert entry["hub"] == {"repo_id": "genae-test/pushed", "revision": served.repos["genae-test/pushed"]["refs"]["main"]}
-    registry.validate_entry("pushed", entry)
+    manifest.validate_entry("pushed", entry)
     assert entry["hub"]["revision"] in capsys.readouterr().out
     restored = keras_genae.load("hf://genae-test/pushed")
     np.testing.assert_array_equal(outputs(restored, images), outputs(model, images))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import keras_genae
-from keras_genae import registry
+from keras_genae.hub import manifest as registry
 
 ROOT = Path(__file__).resolve().parents[1]
 SHA = "ab" * 32

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import keras_genae
-from keras_genae import hub
-from keras_genae import hub_transfer
+from keras_genae.hub import api as hub
+from keras_genae.hub import transfer
 from keras_genae.hub import DownloadError
 from tests.hub_fixtures import blob_files
 from tests.hub_fixtures import cache_problems
@@ -75,9 +75,9 @@ def test_eviction_never_touches_a_file_outside_the_cache(hf_home, tmp_path):  # 
     snapshot = hf_home / STORAGE / "snapshots" / ("a" * 40)
     snapshot.mkdir(parents=True)
     (snapshot / WEIGHTS).symlink_to(victim)
-    hub_transfer.evict(str(snapshot / WEIGHTS), str(hf_home), REPO)
+    transfer.evict(str(snapshot / WEIGHTS), str(hf_home), REPO)
     assert victim.read_text() == "keep me"
-    assert hub_transfer.cached_file(str(hf_home), REPO, WEIGHTS, "a" * 40) is None
+    assert transfer.cached_file(str(hf_home), REPO, WEIGHTS, "a" * 40) is None
 
 
 # ------------------------------------------------ 2. a non-hash ETag refuses
@@ -115,14 +115,14 @@ def test_body_past_the_pinned_size_is_not_read(served, pinned):  # noqa: F811
 
 
 def test_unpinned_file_over_the_size_cap_is_refused_before_the_body(served, saved, monkeypatch):  # noqa: F811
-    monkeypatch.setenv(hub_transfer.MAX_BYTES_ENV, str((saved / "config.json").stat().st_size + 10))
+    monkeypatch.setenv(transfer.MAX_BYTES_ENV, str((saved / "config.json").stat().st_size + 10))
     with pytest.raises(DownloadError, match=r"`model.weights.h5`.*more than the \d+ bytes.*KERAS_GENAE_MAX_DOWNLOAD_BYTES"):
         keras_genae.load(f"hf://{REPO}")
     assert served.count("GET", WEIGHTS) == 0
 
 
 def test_trickling_server_hits_the_deadline(served, monkeypatch):  # noqa: F811
-    monkeypatch.setenv(hub_transfer.TIMEOUT_ENV, "1")
+    monkeypatch.setenv(transfer.TIMEOUT_ENV, "1")
     served.faults[WEIGHTS] = ("trickle", 0.05)
     start = time.monotonic()
     with pytest.raises(DownloadError, match=r"`model.weights.h5`.*took longer than 1 s.*KERAS_GENAE_DOWNLOAD_TIMEOUT"):
@@ -131,7 +131,7 @@ def test_trickling_server_hits_the_deadline(served, monkeypatch):  # noqa: F811
     assert cache_problems(served.cache_dir) == [] and not list(served.cache_dir.rglob("*.partial*"))
 
 
-@pytest.mark.parametrize("var", [hub_transfer.TIMEOUT_ENV, hub_transfer.MAX_BYTES_ENV])
+@pytest.mark.parametrize("var", [transfer.TIMEOUT_ENV, transfer.MAX_BYTES_ENV])
 def test_bad_limit_settings_are_named(served, monkeypatch, var):  # noqa: F811
     monkeypatch.setenv(var, "soon")
     with pytest.raises(ValueError, match=rf"`{var}` must be a positive number. Received: {var}='soon'"):
@@ -147,7 +147,7 @@ def test_redirect_to_another_repos_file_is_refused_and_not_cached(served, model,
     with pytest.raises(DownloadError, match=r"redirected `model.weights.h5` of `genae-test/tiny_ae` to "
                                             r"'/genae-test/other_ae/resolve/main/model.weights.h5'"):
         keras_genae.load(f"hf://{REPO}")
-    foreign = keras_genae.registry.file_digest(tmp_path / "other" / WEIGHTS)[0]
+    foreign = keras_genae.hub.manifest.file_digest(tmp_path / "other" / WEIGHTS)[0]
     assert foreign not in {p.name for p in blob_files(served.cache_dir)}
     served.faults.clear()
     np.testing.assert_array_equal(outputs(keras_genae.load(f"hf://{REPO}"), images), outputs(model, images))

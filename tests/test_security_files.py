@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from keras_genae import data
-from keras_genae import image_files
-from keras_genae import images
+from keras_genae.data import image_io
+from keras_genae.data import grids as images
 
 
 def collect(ds):
@@ -42,7 +42,7 @@ def test_symlink_loop_is_visited_once(folder):
     (folder / "again").symlink_to(folder / "sub")
     x = read_folder(folder, follow_links=True)
     assert len(x) == 1
-    files, _ = image_files.list_image_files(folder, follow_links=True)
+    files, _ = image_io.list_image_files(folder, follow_links=True)
     assert [os.path.basename(f) for f in files] == ["good.png"]
 
 
@@ -62,10 +62,10 @@ def test_device_symlink_and_fifo_named_png_are_skipped(folder, caplog):
 
 def test_file_over_the_size_cap_is_skipped(folder, monkeypatch, caplog):
     Image.fromarray(pattern(64, 64)).save(folder / "large.png")
-    monkeypatch.setenv(image_files.MAX_BYTES_ENV, str((folder / "good.png").stat().st_size))
+    monkeypatch.setenv(image_io.MAX_BYTES_ENV, str((folder / "good.png").stat().st_size))
     with caplog.at_level(logging.WARNING):
         assert len(read_folder(folder)) == 1
-    assert "large.png" in caplog.text and image_files.MAX_BYTES_ENV in caplog.text
+    assert "large.png" in caplog.text and image_io.MAX_BYTES_ENV in caplog.text
 
 
 # -------------------------------------------------- 8. decompression bombs
@@ -89,11 +89,11 @@ def test_bomb_is_skipped_from_its_header(folder, caplog):
 
 def test_pixel_cap_is_configurable(folder, monkeypatch, caplog):
     Image.fromarray(pattern(64, 64)).save(folder / "big.png")
-    monkeypatch.setenv(image_files.MAX_PIXELS_ENV, "1000")
+    monkeypatch.setenv(image_io.MAX_PIXELS_ENV, "1000")
     with caplog.at_level(logging.WARNING):
         assert len(read_folder(folder)) == 1
     assert "big.png" in caplog.text and "64x64 pixels, more than 1000" in caplog.text
-    monkeypatch.setenv(image_files.MAX_PIXELS_ENV, "many")
+    monkeypatch.setenv(image_io.MAX_PIXELS_ENV, "many")
     with pytest.raises(ValueError, match=r"`KERAS_GENAE_MAX_IMAGE_PIXELS` must be a positive integer"):
         read_folder(folder)
 
@@ -131,7 +131,7 @@ def test_non_utf8_file_name_is_read_like_any_other(folder):
     Image.fromarray(pattern(seed=1)).save(open(name, "wb"), format="PNG")
     x = read_folder(folder)
     assert len(x) == 2
-    files, _ = image_files.list_image_files(folder)
+    files, _ = image_io.list_image_files(folder)
     assert os.fsencode(files[0]) == name  # "caf\xe9.png" sorts before "good.png"
     np.testing.assert_array_equal(x[0], pattern(seed=1) / np.float32(255))
 

@@ -17,7 +17,7 @@ import pytest
 
 import keras_genae
 from keras_genae import callbacks
-from keras_genae import checkpoint
+from keras_genae.hub import checkpoint
 from keras_genae import train as train_lib
 from keras_genae.callbacks import EpochCheckpoint
 from keras_genae.errors import RunLockedError

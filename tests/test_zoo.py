@@ -17,18 +17,18 @@ import pytest
 
 import keras_genae
 from keras_genae import recipes
-from keras_genae import registry
+from keras_genae.hub import manifest
 from keras_genae import zoo
 from tests.helpers import write_npz_dir
 
-SHIPPED = [n for n in registry.list_models() if n in recipes.RECIPES]
+SHIPPED = [n for n in manifest.list_models() if n in recipes.RECIPES]
 MARGINS = {"psnr": 1.0, "psnr_gain": 1.0, "neg_elbo": 5.0}
 
 
 def test_every_shipped_checkpoint_has_a_recipe_and_real_metrics():
-    for name in registry.list_models():
+    for name in manifest.list_models():
         assert name in recipes.RECIPES
-        entry = registry.model_info(name)
+        entry = manifest.model_info(name)
         assert entry["hub"]["repo_id"] == f"keras-genae/{name}"
         assert entry["metrics"]["num_images"] == 10000  # the full test split
         assert (zoo.CHECKPOINTS_DIR / name / "model.weights.h5").stat().st_size == entry["files"][
@@ -82,7 +82,7 @@ def test_fine_tune_vae_mnist_on_fashion_mnist():
     assert np.isfinite(after["loss"]) and after["loss"] < before["loss"]
 
 
-SAMPLERS = [n for n in SHIPPED if "frechet_distance" in registry.model_info(n)["metrics"]]
+SAMPLERS = [n for n in SHIPPED if "frechet_distance" in manifest.model_info(n)["metrics"]]
 
 
 @functools.cache
@@ -91,19 +91,19 @@ def frechet_reference(dataset):
     shipped classifier, the 320 test images, the distance between their two
     halves and the distance of pixel-shuffled test images to them."""
     from keras_genae import classifiers
-    from keras_genae import fid
+    from keras_genae.evaluation import frechet
     from tests.helpers import load_test_images
 
     clf = classifiers.load_classifier(f"classifier_{dataset}")
     x, _ = load_test_images(dataset, 320)
 
     def features(images):
-        return fid.dataset_features(clf, images, statistics=True)
+        return frechet.dataset_features(clf, images, statistics=True)
 
-    halves = fid.frechet_distance(features(x[:160]), features(x[160:]))
+    halves = frechet.frechet_distance(features(x[:160]), features(x[160:]))
     rng = np.random.default_rng(0)
     shuffled = np.stack([rng.permutation(xi.reshape(-1)).reshape(xi.shape) for xi in x])
-    return clf, x, halves, fid.frechet_distance(features(shuffled), features(x))
+    return clf, x, halves, frechet.frechet_distance(features(shuffled), features(x))
 
 
 @pytest.mark.parametrize("name", SAMPLERS)
@@ -114,12 +114,12 @@ def test_shipped_sampler_matches_its_frechet_distance(name):
     images (the small-sample bias of a real-vs-real comparison); and the
     samples are closer to the test images than pixel-shuffled test images
     (same intensities, no structure) are."""
-    from keras_genae import evaluation
+    from keras_genae.evaluation import core as evaluation
 
     model = keras_genae.load(name)
     recipe = recipes.get_recipe(name)
     clf, x, halves, shuffled_distance = frechet_reference(recipe.dataset)
-    recorded = registry.model_info(name)["metrics"]["frechet_distance"]
+    recorded = manifest.model_info(name)["metrics"]["frechet_distance"]
     measured = evaluation.evaluate(model, x, classifier=clf, num_samples=320, seed=0)["frechet_distance"]
     assert measured <= recorded + 2 * halves, (measured, recorded, halves)
     assert shuffled_distance > measured

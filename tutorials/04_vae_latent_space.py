@@ -43,7 +43,7 @@ import numpy as np
 from keras import ops
 
 import keras_genae
-from keras_genae import images
+from keras_genae.data import grids as images
 from keras_genae.data import load_arrays
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])

@@ -44,7 +44,7 @@ import numpy as np
 from keras import ops
 
 import keras_genae
-from keras_genae import images
+from keras_genae.data import grids as images
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
 parser.add_argument("--fast", action="store_true", help="tiny sizes, for a smoke run")

@@ -46,8 +46,8 @@ import numpy as np
 from keras import ops
 
 import keras_genae
-from keras_genae import images
-from keras_genae import registry
+from keras_genae.data import grids as images
+from keras_genae.hub import manifest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from local_hub import LocalHub  # noqa: E402
@@ -163,18 +163,18 @@ print("hf:// load: identical reconstructions")
 
 A manifest maps names to pinned Hub revisions and SHA-256 hashes; that is
 how `keras_genae.load("vae_mnist")` works. Here we copy the package's
-manifest, add our entry with `registry.add_to_manifest` (which validates
+manifest, add our entry with `manifest.add_to_manifest` (which validates
 it) and select the copy with `$KERAS_GENAE_MANIFEST`. A file that does not
 match its hash is never loaded.
 """
 
-manifest = os.path.join(args.out, "my_manifest.json")
-with open(registry.manifest_path(), encoding="utf-8") as f:
+manifest_file = os.path.join(args.out, "my_manifest.json")
+with open(manifest.manifest_path(), encoding="utf-8") as f:
     text = f.read()
-with open(manifest, "w", encoding="utf-8") as f:
+with open(manifest_file, "w", encoding="utf-8") as f:
     f.write(text)
-registry.add_to_manifest(name, pushed, path=manifest)
-os.environ["KERAS_GENAE_MANIFEST"] = manifest
+manifest.add_to_manifest(name, pushed, path=manifest_file)
+os.environ["KERAS_GENAE_MANIFEST"] = manifest_file
 print("Names:", keras_genae.list_models())
 print(json.dumps(keras_genae.model_info(name)["hub"]))
 

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_genae import distribute
+from keras_genae.training import distribution
 from keras_genae.utils.validation import check_positive_int
 
 
@@ -43,7 +43,7 @@ class VectorQuantizer(keras.layers.Layer):
     the EMA update, and the usage counts, are summed over the replicas
     before the update, and restarts draw from the encoder outputs of the
     global batch: every replica applies the update of the global batch
-    (see `keras_genae.distribute`).
+    (see `keras_genae.training.distribution`).
 
     Call arguments:
         z: float tensor `(..., embedding_dim)`.
@@ -190,12 +190,12 @@ class VectorQuantizer(keras.layers.Layer):
         flat = ops.stop_gradient(flat)
         # Statistics of the global batch: summed over the replicas (a no-op
         # on one device), so that every replica applies the same update.
-        counts = distribute.all_reduce_sum(self.code_counts(indices))
+        counts = distribution.all_reduce_sum(self.code_counts(indices))
         d = self.ema_decay
         self.usage.assign(d * self.usage + (1.0 - d) * counts)
         if self.use_ema:
             sums = ops.segment_sum(flat, indices, num_segments=self.num_embeddings)
-            sums = distribute.all_reduce_sum(sums)
+            sums = distribution.all_reduce_sum(sums)
             cluster = d * self.ema_cluster_size + (1.0 - d) * counts
             embed_sum = d * self.ema_embed_sum + (1.0 - d) * sums
             n = ops.sum(cluster)
@@ -210,7 +210,7 @@ class VectorQuantizer(keras.layers.Layer):
 
     def _restart_dead_codes(self, flat):
         # Candidates from the global batch, so all replicas restart alike.
-        flat = distribute.all_gather(flat, axis=0)
+        flat = distribution.all_gather(flat, axis=0)
         usage = ops.convert_to_tensor(self.usage)
         dead = usage < self.dead_code_threshold
         n = ops.cast(ops.shape(flat)[0], "float32")

@@ -17,7 +17,7 @@ whole new state or the old one (`jnp.where`, no branch).
 
 Under `keras.distribution.DataParallel` the arrays are global: loss means,
 BatchNorm statistics, EMA sums and random draws are those of the global
-batch with no collective (the helpers of `keras_genae.distribute` are
+batch with no collective (the helpers of `keras_genae.training.distribution` are
 no-ops off TensorFlow).
 """
 

@@ -2,7 +2,7 @@
 
 One `tf.GradientTape` per phase. The steps run inside Keras' own
 TensorFlow train function, and so under any `tf.distribute` strategy whose
-scope the model was built in (see `keras_genae.distribute`): each phase's
+scope the model was built in (see `keras_genae.training.distribution`): each phase's
 objective, a mean over the replica's shard, is divided by the number of
 replicas before the gradient, and `optimizer.apply` sums the gradients
 over the replicas. The guard's status is agreed by all replicas, so that a
@@ -14,16 +14,16 @@ import warnings
 import tensorflow as tf
 from keras import ops
 
-from keras_genae import distribute
+from keras_genae.training import distribution
 from keras_genae.training import guard
 from keras_genae.training import stateful
 
 
 def _replicas(model):
     """Per-trace set-up under a strategy: synchronized BatchNorm."""
-    replicas = distribute.num_replicas()
+    replicas = distribution.num_replicas()
     if replicas > 1:
-        distribute.sync_batchnorm(model)
+        distribution.sync_batchnorm(model)
     return replicas
 
 
@@ -57,7 +57,7 @@ class _Backend:
         if self.replicas <= 1:
             return code
         n = guard.gradient_code(model, len(model.train_phases()))
-        seen = distribute.all_reduce_sum(ops.one_hot(ops.cast(code, "int32"), n))
+        seen = distribution.all_reduce_sum(ops.one_hot(ops.cast(code, "int32"), n))
         failed = seen[1:] > 0
         return ops.where(ops.any(failed), ops.argmax(ops.cast(failed, "int32")) + 1, 0)
 

@@ -7,7 +7,7 @@ import keras
 from keras import layers
 from keras import ops
 
-from keras_genae.distribute import batch_random
+from keras_genae.training.distribution import batch_random
 from keras_genae.models.autoencoder.autoencoder import Autoencoder
 from keras_genae.models.base import TrainPhase
 from keras_genae.models.base import register_architecture

@@ -3,7 +3,7 @@
 from keras import ops
 import keras
 
-from keras_genae.distribute import batch_random
+from keras_genae.training.distribution import batch_random
 from keras_genae.models.autoencoder.autoencoder import Autoencoder
 from keras_genae.models.base import register_architecture
 from keras_genae.utils.validation import check_choice

@@ -6,7 +6,7 @@ import keras
 from keras import layers
 from keras import ops
 
-from keras_genae.distribute import batch_random
+from keras_genae.training.distribution import batch_random
 from keras_genae.models.base import GenerativeAutoencoder
 from keras_genae.models.base import TrainPhase
 from keras_genae.models.base import register_architecture
@@ -213,7 +213,7 @@ class DCGAN(MultiOptimizerMixin, GenerativeAutoencoder):
     def card_usage(handle, shape):
         """The usage snippet of the model card: a GAN samples, it does not
         reconstruct."""
-        from keras_genae.model_card import usage_header
+        from keras_genae.hub.model_card import usage_header
 
         h, w, c = shape
         return usage_header(handle) + [

@@ -5,7 +5,7 @@ import math
 import keras
 from keras import ops
 
-from keras_genae.distribute import batch_random
+from keras_genae.training.distribution import batch_random
 from keras_genae.metrics import mean_psnr
 from keras_genae.models.autoencoder.autoencoder import Autoencoder
 from keras_genae.models.base import register_architecture

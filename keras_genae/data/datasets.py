@@ -24,7 +24,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from keras_genae import image_files
+from keras_genae.data import image_io
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ BINARIZE_MODES = ("threshold", "static", "dynamic")
 #: Seed of the `"static"` binarization; fixed so that every run, machine
 #: and call sees the same binary images.
 STATIC_BINARIZATION_SEED = 0
-IMAGE_EXTENSIONS = image_files.IMAGE_EXTENSIONS
+IMAGE_EXTENSIONS = image_io.IMAGE_EXTENSIONS
 
 _SPLIT_RE = re.compile(r"^(train|test)(?:\[(-?\d+%?)?:(-?\d+%?)?\])?$")
 _AUTOTUNE = tf.data.AUTOTUNE
@@ -327,4 +327,4 @@ def load_dataset(
 
 
 # ---------------------------------------------------------------- folders
-from keras_genae.image_folder import from_directory  # noqa: E402,F401 (public name)
+from keras_genae.data.folders import from_directory  # noqa: E402,F401 (public name)

@@ -382,7 +382,7 @@ def manifest_entry_from_checkpoint(directory, repo_id=None, revision=None, **fie
         dict: the entry, without its name (see `add_to_manifest`).
 
     Example:
-    >>> entry = keras_genae.registry.manifest_entry_from_checkpoint(
+    >>> entry = keras_genae.hub.manifest.manifest_entry_from_checkpoint(
     ...     "ckpt/vqvae_cifar10", repo_id="keras-genae/vqvae_cifar10",
     ...     revision="0123456789abcdef0123456789abcdef01234567")
     """

@@ -33,9 +33,9 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_genae.fid import FeatureStatistics
-from keras_genae.fid import frechet_distance
-from keras_genae.fid import iter_image_batches
+from keras_genae.evaluation.frechet import FeatureStatistics
+from keras_genae.evaluation.frechet import frechet_distance
+from keras_genae.evaluation.frechet import iter_image_batches
 from keras_genae.metrics import mse_per_image
 from keras_genae.metrics import psnr  # noqa: F401 (public name)
 from keras_genae.models.losses import gaussian_kl

@@ -1,7 +1,7 @@
 """`from_directory`: a dataset from a folder of image files (re-exported
 as `keras_genae.data.from_directory`).
 
-The files are found and checked by `keras_genae.image_files` (regular
+The files are found and checked by `keras_genae.data.image_io` (regular
 files only, each real folder once, size and pixel caps, one
 unreadable-file policy shared with `images.load_images`), then decoded
 with TensorFlow ops (Pillow for WebP), upright per their EXIF orientation.
@@ -11,8 +11,8 @@ import os
 
 import tensorflow as tf
 
-from keras_genae import image_files
-from keras_genae.image_files import IMAGE_EXTENSIONS
+from keras_genae.data import image_io
+from keras_genae.data.image_io import IMAGE_EXTENSIONS
 
 _AUTOTUNE = tf.data.AUTOTUNE
 
@@ -25,7 +25,7 @@ def _make_loader(image_size, channels, crop_to_aspect_ratio):
     height, width = image_size
 
     def pil_decode(path):
-        return image_files.read_image(os.fsdecode(path), channels)
+        return image_io.read_image(os.fsdecode(path), channels)
 
     def tf_decode(path):
         image = tf.io.decode_image(tf.io.read_file(path), channels=0, dtype=tf.float32, expand_animations=False)
@@ -132,7 +132,7 @@ def from_directory(
       `KERAS_GENAE_MAX_IMAGE_PIXELS` pixels (PIL's `MAX_IMAGE_PIXELS`), a
       guard against decompression bombs. `images.load_images` (and
       `genae reconstruct --images`) apply the same policy
-      (`keras_genae.image_files`).
+      (`keras_genae.data.image_io`).
 
     Args:
         path: str or path-like. The folder.
@@ -183,13 +183,13 @@ def from_directory(
         )
     if channels not in (1, 3):
         raise ValueError(f"`channels` must be 1 or 3. Received: channels={channels!r}")
-    from keras_genae.data import _check_common
-    from keras_genae.data import _finish
+    from keras_genae.data.datasets import _check_common
+    from keras_genae.data.datasets import _finish
 
-    image_files.check_on_error(on_error)
+    image_io.check_on_error(on_error)
     _check_common(batch_size, limit, cache)
 
-    files, others = image_files.list_image_files(path, follow_links)
+    files, others = image_io.list_image_files(path, follow_links)
     if not files:
         raise ValueError(
             f"No image files found under {path!r} (searched recursively for "
@@ -199,12 +199,12 @@ def from_directory(
     where = f"under {path!r}"
     infos, reasons = {}, {}
     for f in files:
-        infos[f], reasons[f] = image_files.probe(f)
+        infos[f], reasons[f] = image_io.probe(f)
         if infos[f] is not None:
-            infos[f]["use_pil"] = infos[f]["format"] not in image_files.TF_FORMATS
-    files = image_files.select(files, on_error, reasons, where)
+            infos[f]["use_pil"] = infos[f]["format"] not in image_io.TF_FORMATS
+    files = image_io.select(files, on_error, reasons, where)
     load = _make_loader(tuple(image_size), channels, crop_to_aspect_ratio)
-    files = image_files.select(files, on_error, _undecodable(files, infos, load), where)
+    files = image_io.select(files, on_error, _undecodable(files, infos, load), where)
 
     ds = tf.data.Dataset.from_tensor_slices((
         [os.fsencode(f) for f in files], [infos[f]["orientation"] for f in files],

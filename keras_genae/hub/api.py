@@ -25,7 +25,7 @@
 What each kind of handle verifies and trusts: docs/security.md.
 
 Every file is verified before it is deserialized, and a Hub download is
-checked before anything is written (see `keras_genae.hub_transfer`: hex
+checked before anything is written (see `keras_genae.hub.transfer`: hex
 ETags and commits, no redirect to another repository, size and time
 limits). A file that does not match never stays in the cache; when online
 it is downloaded once more, and a second mismatch (or a mismatch while
@@ -59,22 +59,22 @@ import huggingface_hub
 from huggingface_hub import errors as hf_errors
 from huggingface_hub.utils import validate_repo_id
 
-from keras_genae import checkpoint
-from keras_genae import hub_transfer
-from keras_genae import registry
+from keras_genae.hub import checkpoint
+from keras_genae.hub import transfer
+from keras_genae.hub import manifest
 from keras_genae.errors import ChecksumError
-from keras_genae.hub_download import COMMIT_RE
-from keras_genae.hub_download import DownloadError  # noqa: F401 (public name)
-from keras_genae.hub_download import HubSettings  # noqa: F401 (public name)
-from keras_genae.hub_download import check_etag
-from keras_genae.hub_download import check_manifest_hash
-from keras_genae.hub_download import fetch
-from keras_genae.hub_download import git_blob_sha1  # noqa: F401 (public name)
-from keras_genae.hub_download import hub_settings
+from keras_genae.hub.download import COMMIT_RE
+from keras_genae.hub.download import DownloadError  # noqa: F401 (public name)
+from keras_genae.hub.download import HubSettings  # noqa: F401 (public name)
+from keras_genae.hub.download import check_etag
+from keras_genae.hub.download import check_manifest_hash
+from keras_genae.hub.download import fetch
+from keras_genae.hub.download import git_blob_sha1  # noqa: F401 (public name)
+from keras_genae.hub.download import hub_settings
 from keras_genae.version import __version__
 
 #: Offline copies of manifest checkpoints shipped as package data.
-BUNDLED_CHECKPOINTS_DIR = Path(__file__).parent / "checkpoints"
+BUNDLED_CHECKPOINTS_DIR = Path(__file__).parent.parent / "checkpoints"
 
 _HF_RE = re.compile(r"^hf://(?P<repo>[^@\s]+?)(?:@(?P<rev>[^@\s]+))?$")
 
@@ -127,7 +127,7 @@ def load(handle, pretrained=True, compile=True, **config_overrides):
         if not os.path.isfile(handle):
             raise FileNotFoundError(f"No such .keras file: {handle!r}.")
         return checkpoint.load_keras_archive(handle, **kwargs)
-    models = registry.get_manifest()
+    models = manifest.get_manifest()
     if handle in models:
         if os.path.isdir(handle):
             warnings.warn(
@@ -147,7 +147,7 @@ def load(handle, pretrained=True, compile=True, **config_overrides):
             f"No checkpoint directory or .keras file at {handle!r}. For a Hub repository, "
             f"use 'hf://{handle}'."
         )
-    raise registry.unknown_model_error(handle, models)
+    raise manifest.unknown_model_error(handle, models)
 
 
 def parse_hf_handle(handle):
@@ -166,7 +166,7 @@ def parse_hf_handle(handle):
     if repo_id.count("/") != 1:
         raise ValueError(f"A Hub repository must be 'namespace/name'. Received: handle={handle!r}")
     if revision is not None:
-        hub_transfer.check_revision(revision, handle)
+        transfer.check_revision(revision, handle)
     return repo_id, revision
 
 
@@ -203,7 +203,7 @@ def _load_manifest_entry(name, entry, pretrained, compile, config_overrides):
 
 
 def _load_hf(repo_id, revision, handle, **kwargs):
-    for name, entry in registry.get_manifest().items():
+    for name, entry in manifest.get_manifest().items():
         if entry["hub"]["repo_id"] == repo_id and revision in (None, entry["hub"]["revision"]):
             return _load_manifest_entry(name, entry, **kwargs)
     settings = hub_settings()
@@ -226,7 +226,7 @@ def _load_hf(repo_id, revision, handle, **kwargs):
         # A file that does not fit (not a model config, weights of another
         # model) is not kept: the next `load` asks the Hub again.
         for path in paths:
-            hub_transfer.evict(path, settings.cache_dir, repo_id)
+            transfer.evict(path, settings.cache_dir, repo_id)
         raise
 
 
@@ -237,7 +237,7 @@ def _needed(entry, pretrained):
 def _matches(path, expected):
     if not path.is_file() or path.stat().st_size != expected["size"]:
         return False
-    return registry.file_digest(path)[0] == expected["sha256"]
+    return manifest.file_digest(path)[0] == expected["sha256"]
 
 
 # ------------------------------------------------------------------ save
@@ -258,7 +258,7 @@ def save_pretrained(model, directory, overwrite=False, verbose=True, **card_fiel
             `repo_id`, `references`, `license`.
 
     Returns:
-        dict: the manifest entry (`keras_genae.registry` schema), with
+        dict: the manifest entry (`keras_genae.hub.manifest` schema), with
         `hub` placeholders until the checkpoint is pushed.
 
     Example:
@@ -270,7 +270,7 @@ def save_pretrained(model, directory, overwrite=False, verbose=True, **card_fiel
     """
     directory = checkpoint.save_checkpoint(model, directory, overwrite=overwrite, **card_fields)
     name = card_fields.get("name") or directory.name
-    entry = registry.manifest_entry_from_checkpoint(directory, repo_id=card_fields.get("repo_id"))
+    entry = manifest.manifest_entry_from_checkpoint(directory, repo_id=card_fields.get("repo_id"))
     if verbose:
         _print_entry(name, entry, f"Saved {str(directory)!r}.")
     return entry
@@ -324,7 +324,7 @@ def push_to_hub(model_or_dir, repo_id, revision=None, commit_message=None, priva
             repo_id=repo_id, folder_path=str(folder), revision=revision,
             commit_message=commit_message or f"Upload {folder.name} with keras_genae {__version__}",
         )
-        entry = registry.manifest_entry_from_checkpoint(folder, repo_id=repo_id, revision=commit.oid)
+        entry = manifest.manifest_entry_from_checkpoint(folder, repo_id=repo_id, revision=commit.oid)
     if verbose:
         _print_entry(folder.name, entry, f"Pushed to {commit.commit_url}.")
     return entry
@@ -332,5 +332,5 @@ def push_to_hub(model_or_dir, repo_id, revision=None, commit_message=None, priva
 
 def _print_entry(name, entry, header):
     print(header)
-    print("Manifest entry (add it to weights_manifest.json with keras_genae.registry.add_to_manifest):")
+    print("Manifest entry (add it to weights_manifest.json with keras_genae.hub.manifest.add_to_manifest):")
     print(json.dumps({name: entry}, indent=2))

@@ -30,8 +30,8 @@ from pathlib import Path
 
 import keras
 
-from keras_genae import config_limits
-from keras_genae.model_card import model_card
+from keras_genae.hub import config_limits
+from keras_genae.hub.model_card import model_card
 from keras_genae.models.base import LOADABLE_MODELS
 from keras_genae.models.finetuning import FineTuning
 from keras_genae.models.finetuning import compile_loaded

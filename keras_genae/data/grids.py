@@ -20,11 +20,11 @@ import os
 
 import numpy as np
 
-from keras_genae import image_files
+from keras_genae.data import image_io
 
 #: Datasets with shipped sample images, and their image shapes.
 SAMPLE_DATASETS = {"mnist": (28, 28, 1), "fashion_mnist": (28, 28, 1), "cifar10": (32, 32, 3)}
-IMAGE_EXTENSIONS = image_files.IMAGE_EXTENSIONS
+IMAGE_EXTENSIONS = image_io.IMAGE_EXTENSIONS
 
 
 # ------------------------------------------------------------------ grids
@@ -156,8 +156,8 @@ def save_grid(images, path, ncols=None, padding=2, pad_value=1.0, scale=1):
 # ------------------------------------------------------------ image files
 def list_image_files(path, follow_links=False):
     """Image files (by extension) under a folder, recursively and sorted;
-    names that start with "." are skipped. See `keras_genae.image_files`."""
-    return image_files.list_image_files(path, follow_links)[0]
+    names that start with "." are skipped. See `keras_genae.data.image_io`."""
+    return image_io.list_image_files(path, follow_links)[0]
 
 
 def load_images(paths, image_shape, invert=False, on_error="warn"):
@@ -167,7 +167,7 @@ def load_images(paths, image_shape, invert=False, on_error="warn"):
     (`"L"`) or RGB to match the channels (an alpha channel is dropped),
     resized to the height and width with bilinear resampling, and scaled
     to [0, 1]. Unreadable files follow the policy of
-    `data.from_directory` (`keras_genae.image_files`): special files,
+    `data.from_directory` (`keras_genae.data.image_io`): special files,
     files over the size or pixel caps and files that do not decode are
     skipped with a logged warning (`on_error="warn"`) or raise
     (`on_error="raise"`); when none is readable, it raises.
@@ -198,7 +198,7 @@ def load_images(paths, image_shape, invert=False, on_error="warn"):
             "`image_shape` must be (height, width, channels) with 1 or 3 "
             f"channels. Received: image_shape={tuple(image_shape)}"
         )
-    image_files.check_on_error(on_error)
+    image_io.check_on_error(on_error)
     height, width, channels = (int(d) for d in image_shape)
     files = []
     for p in paths:
@@ -218,18 +218,18 @@ def load_images(paths, image_shape, invert=False, on_error="warn"):
         raise ValueError("`paths` must name at least one image file or folder. Received: paths=[]")
     reasons, arrays = {}, {}
     for f in files:
-        _, reasons[f] = image_files.probe(f)
+        _, reasons[f] = image_io.probe(f)
         if reasons[f]:
             continue
         try:
-            image = Image.fromarray(image_files.read_image(f, channels).squeeze(-1) if channels == 1
-                                    else image_files.read_image(f, channels))
+            image = Image.fromarray(image_io.read_image(f, channels).squeeze(-1) if channels == 1
+                                    else image_io.read_image(f, channels))
             if image.size != (width, height):
                 image = image.resize((width, height), Image.Resampling.BILINEAR)
             arrays[f] = (np.asarray(image, dtype="float32") / 255.0).reshape(height, width, channels)
         except Exception as e:  # Pillow raises many types on corrupt data.
             reasons[f] = f"it does not decode ({type(e).__name__}: {e})"
-    files = image_files.select(files, on_error, reasons, "given")
+    files = image_io.select(files, on_error, reasons, "given")
     batch = np.stack([arrays[f] for f in files]).astype("float32")
     if invert:
         batch = 1.0 - batch

@@ -3,7 +3,7 @@ cache with clear errors, and verification of every file (manifest sha256,
 or the Hub's ETag) before anything is deserialized.
 
 The transfer itself (checked ETags, commits and redirects, size and time
-limits, the cache layout) is in `keras_genae.hub_transfer`. A file that
+limits, the cache layout) is in `keras_genae.hub.transfer`. A file that
 does not match never stays in the cache; when online it is downloaded once
 more, and a second mismatch (or a mismatch while offline) raises
 `ChecksumError`.
@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from huggingface_hub import constants as hf_constants
 from huggingface_hub import errors as hf_errors
 
-from keras_genae import hub_transfer
-from keras_genae import registry
+from keras_genae.hub import transfer
+from keras_genae.hub import manifest
 from keras_genae.errors import ChecksumError
 from keras_genae.errors import DownloadError
-from keras_genae.hub_transfer import COMMIT_RE
+from keras_genae.hub.transfer import COMMIT_RE
 
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -76,20 +76,20 @@ def _download(repo_id, filename, revision, settings, verify, expected_size=None)
     where = f"`{filename}` of `{repo_id}` (revision `{revision}`)"
     try:
         try:
-            path = hub_transfer.download(repo_id, filename, revision, settings, verify, expected_size)
-        except hub_transfer.HubUnreachable as e:
+            path = transfer.download(repo_id, filename, revision, settings, verify, expected_size)
+        except transfer.HubUnreachable as e:
             # The Hub cannot be reached: use the cached copy, as huggingface_hub does.
-            path = hub_transfer.cached_file(settings.cache_dir, repo_id, filename, revision)
+            path = transfer.cached_file(settings.cache_dir, repo_id, filename, revision)
             if path is None:
                 raise DownloadError(
                     f"Could not download {where} from {settings.endpoint}, and it is not in the cache "
                     f"{settings.cache_dir!r}. Cause: {_cause(e)}. Check your connection and the endpoint "
                     "(HF_ENDPOINT), then try again; with HF_HUB_OFFLINE=1 only cached files are used."
                 ) from e
-            storage = hub_transfer.storage_dir(settings.cache_dir, repo_id)
-            error = verify(path, hub_transfer.blob_etag(path, storage))
+            storage = transfer.storage_dir(settings.cache_dir, repo_id)
+            error = verify(path, transfer.blob_etag(path, storage))
             if error is not None:
-                hub_transfer.evict(path, settings.cache_dir, repo_id)
+                transfer.evict(path, settings.cache_dir, repo_id)
                 raise error from None
         if path is None:
             raise DownloadError(
@@ -173,7 +173,7 @@ def _checksum_error(filename, source, kind, expected, actual, sizes=None):
 
 def check_manifest_hash(path, filename, expected, repo_id, revision):
     """Check a file against its manifest entry (sha256 and size)."""
-    sha256, size = registry.file_digest(path)
+    sha256, size = manifest.file_digest(path)
     if sha256 == expected["sha256"] and size == expected["size"]:
         return None
     return _checksum_error(filename, f"`{repo_id}`@{revision} (manifest)", "sha256",
@@ -195,7 +195,7 @@ def check_etag(path, etag, filename, repo_id):
     blob in the cache): the sha256 of an LFS file or the git blob sha1 of
     a regular file. An ETag that is not such a digest is refused."""
     if isinstance(etag, str) and _SHA256_RE.match(etag):
-        actual = registry.file_digest(path)[0]
+        actual = manifest.file_digest(path)[0]
     elif isinstance(etag, str) and COMMIT_RE.match(etag):
         actual = git_blob_sha1(path)
     else:

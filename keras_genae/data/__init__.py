@@ -1,0 +1,39 @@
+"""Data: the datasets of the zoo, folders of the user's images, image files
+and image grids.
+
+Modules:
+    datasets: MNIST, Fashion-MNIST and CIFAR-10 as `tf.data` pipelines or
+        arrays (local `.npz` files or TensorFlow Datasets); binarization
+        and the split grammar; the `DATASETS` registry.
+    folders: `from_directory`, a folder of the user's images as a pipeline.
+    image_io: the one image-file lister, checker and decoder.
+    grids: image grids, side-by-side pictures and the sample images.
+
+The names below import on first use (PEP 562): `datasets` and `folders`
+import TensorFlow (`tf.data`).
+"""
+
+import importlib
+
+_LAZY = {
+    "DATASETS": "keras_genae.data.datasets",
+    "DATA_DIR_ENV": "keras_genae.data.datasets",
+    "BINARIZE_MODES": "keras_genae.data.datasets",
+    "STATIC_BINARIZATION_SEED": "keras_genae.data.datasets",
+    "check_dataset_name": "keras_genae.data.datasets",
+    "resolve_data_dir": "keras_genae.data.datasets",
+    "load_arrays": "keras_genae.data.datasets",
+    "load_dataset": "keras_genae.data.datasets",
+    "from_directory": "keras_genae.data.folders",
+    "IMAGE_EXTENSIONS": "keras_genae.data.image_io",
+}
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'keras_genae.data' has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

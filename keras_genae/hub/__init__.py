@@ -1,0 +1,39 @@
+"""Hub I/O: the weights manifest, checkpoints on disk, downloads and model cards.
+
+Modules:
+    manifest: read and validate `weights_manifest.json`; the checkpoint names.
+    checkpoint: write a checkpoint directory atomically; read one, hardened.
+    download: verified downloads from the Hugging Face Hub.
+    transfer: the low-level transfer rules (sizes, revisions, the cache).
+    model_card: the `README.md` card of a checkpoint.
+    api: `load`, `save_pretrained` and `push_to_hub`.
+
+The public functions import on first use (PEP 562), so that importing the
+manifest does not import `huggingface_hub` or the models.
+"""
+
+import importlib
+
+_LAZY = {
+    "load": "keras_genae.hub.api",
+    "save_pretrained": "keras_genae.hub.api",
+    "push_to_hub": "keras_genae.hub.api",
+    "parse_hf_handle": "keras_genae.hub.api",
+    "BUNDLED_CHECKPOINTS_DIR": "keras_genae.hub.api",
+    "DownloadError": "keras_genae.hub.download",
+    "HubSettings": "keras_genae.hub.download",
+    "hub_settings": "keras_genae.hub.download",
+    "git_blob_sha1": "keras_genae.hub.download",
+    "list_models": "keras_genae.hub.manifest",
+    "model_info": "keras_genae.hub.manifest",
+}
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'keras_genae.hub' has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
