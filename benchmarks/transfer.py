@@ -50,8 +50,8 @@ import keras  # noqa: E402
 
 import keras_genae  # noqa: E402
 from keras_genae import data as data_lib  # noqa: E402
-from keras_genae.finetuner import finetune  # noqa: E402
-from keras_genae.finetuner import reconstruction_psnr  # noqa: E402
+from keras_genae.workflow.finetune import finetune  # noqa: E402
+from keras_genae.workflow.finetune import reconstruction_psnr  # noqa: E402
 from keras_genae.models.finetuning import FineTuning  # noqa: E402
 
 CHECKPOINTS = ("ae_mnist", "dae_mnist", "vae_mnist", "vqvae_mnist", "vae_fashion_mnist",

@@ -20,7 +20,7 @@ from keras_genae.models import GenerativeAutoencoder
 from keras_genae.version import __version__
 from keras_genae.models import AdversarialAutoencoder
 from keras_genae.models import DCGAN
-from keras_genae import classifiers  # registers FeatureClassifier
+from keras_genae.models import FeatureClassifier
 from keras_genae import inference
 from keras_genae.hub import manifest
 from keras_genae.hub.manifest import list_models
@@ -34,7 +34,7 @@ _LAZY = {
     "save_pretrained": ("keras_genae.hub.api", "save_pretrained"),
     "data": ("keras_genae.data", None),
     "evaluate": ("keras_genae.evaluation.core", "evaluate"),
-    "finetune": ("keras_genae.finetuner", "finetune"),
+    "finetune": ("keras_genae.workflow.finetune", "finetune"),
 }
 
 

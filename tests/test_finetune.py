@@ -16,12 +16,12 @@ from PIL import Image
 
 import keras_genae
 from keras_genae.hub import checkpoint
-from keras_genae import recipes
+from keras_genae.models import family as recipes
 from keras_genae.hub import manifest
 from keras_genae.cli import main
-from keras_genae.finetuner import finetune
-from keras_genae.finetuner import reconstruction_psnr
-from keras_genae.finetuner import split_validation
+from keras_genae.workflow.finetune import finetune
+from keras_genae.workflow.finetune import reconstruction_psnr
+from keras_genae.workflow.finetune import split_validation
 from keras_genae.models import ARCHITECTURES
 from keras_genae.models.finetuning import FineTuning
 from keras_genae.utils import run_lock

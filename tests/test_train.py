@@ -7,8 +7,8 @@ import os
 import numpy as np
 import pytest
 
-from keras_genae import recipes
-from keras_genae import train as train_lib
+from keras_genae.models import family as recipes
+from keras_genae.workflow import train as train_lib
 from keras_genae.callbacks import EpochCheckpoint
 from keras_genae.models import LOADABLE_MODELS
 from tests.helpers import TINY_CONFIGS
@@ -23,10 +23,12 @@ def tiny_recipe(name="ae_mnist", **changes):
 
 
 def test_every_recipe_names_a_registered_architecture_and_builds():
-    for name, recipe in recipes.RECIPES.items():
+    for name in recipes.list_recipes():
+        recipe = recipes.get_recipe(name)
         assert recipe.name == name
         assert recipe.architecture in LOADABLE_MODELS
-        model = train_lib.build_model(recipe, steps_per_epoch=10)
+        assert recipes.get_family(recipe.architecture).recipes.count(recipe) == 1
+        model = recipe.build_model(steps_per_epoch=10)
         assert model.compiled and model.count_params() > 0
 
 
@@ -83,16 +85,47 @@ def test_interrupted_save_leaves_previous_epoch_intact(tmp_path, monkeypatch):
     assert finished == 1
 
 
-def test_main_trains_evaluates_and_writes_a_loadable_checkpoint(tmp_path, monkeypatch, capsys):
+def test_family_registry_refuses_clashes_and_names_close_families():
+    family = recipes.get_family("VAE")
+    with pytest.raises(ValueError, match="reuses registered names"):
+        recipes.register_family(family)
+    with pytest.raises(ValueError, match="Did you mean 'vqvae'"):
+        recipes.find_family("vqvea")
+    assert recipes.find_family("VAE") is family and recipes.find_family("vae") is family
+    # A subclass belongs to its parent's family; an unknown class to none.
+    from keras_genae.models import VAE
+
+    class MyVAE(VAE):
+        pass
+
+    assert recipes.get_family(MyVAE) is family
+    assert recipes.get_family("NoSuchNet", default=None) is None
+    with pytest.raises(ValueError, match="Unknown architecture 'NoSuchNet'"):
+        recipes.get_family("NoSuchNet")
+
+
+def test_every_family_probe_and_key_metric_is_known():
+    from keras_genae.evaluation.probes import PROBES
+
+    for family in recipes.list_families():
+        assert family.probes and set(family.probes) <= set(PROBES), family.alias
+        assert family.key_metrics, family.alias
+        for recipe in family.recipes:
+            if recipe.floor:
+                assert recipe.floor[0] in family.key_metrics, recipe.name
+
+
+def test_finish_checkpoint_evaluates_and_writes_a_loadable_checkpoint(tmp_path, capsys):
     import keras_genae
 
     data_dir = write_npz_dir(tmp_path / "data")
     out = tmp_path / "out"
-    monkeypatch.setitem(recipes.RECIPES, "ae_mnist", tiny_recipe(epochs=1))
-    assert train_lib.main(["ae_mnist", "--data-dir", data_dir, "--out", str(out), "--verbose", "0"]) == 0
-    printed = capsys.readouterr().out
-    assert '"sha256"' in printed and "model.weights.h5" in printed
+    recipe = tiny_recipe(epochs=1)
+    model, state = train_lib.train(recipe, data_dir=data_dir, out=str(out), verbose=0)
+    directory = train_lib.finish_checkpoint(model, recipe, state, data_dir=data_dir, out=str(out))
+    assert '"sha256"' not in capsys.readouterr().out  # no manifest JSON unless asked
     ckpt = out / "ae_mnist"
+    assert directory == ckpt
     assert sorted(os.listdir(ckpt)) == ["README.md", "config.json", "metadata.json", "model.weights.h5"]
     meta = json.load(open(ckpt / "metadata.json"))
     assert 0 < meta["metrics"]["psnr"] < 60 and meta["metrics"]["num_images"] == 64

@@ -16,27 +16,28 @@ import numpy as np
 import pytest
 
 import keras_genae
-from keras_genae import recipes
+from keras_genae.models import family as recipes
 from keras_genae.hub import manifest
-from keras_genae import zoo
+from keras_genae.evaluation import evaluate_recipe
+from keras_genae.hub.api import BUNDLED_CHECKPOINTS_DIR
 from tests.helpers import write_npz_dir
 
-SHIPPED = [n for n in manifest.list_models() if n in recipes.RECIPES]
+SHIPPED = [n for n in manifest.list_models() if n in recipes.list_recipes()]
 MARGINS = {"psnr": 1.0, "psnr_gain": 1.0, "neg_elbo": 5.0}
 
 
 def test_every_shipped_checkpoint_has_a_recipe_and_real_metrics():
     for name in manifest.list_models():
-        assert name in recipes.RECIPES
+        assert name in recipes.list_recipes()
         entry = manifest.model_info(name)
         assert entry["hub"]["repo_id"] == f"keras-genae/{name}"
         assert entry["metrics"]["num_images"] == 10000  # the full test split
-        assert (zoo.CHECKPOINTS_DIR / name / "model.weights.h5").stat().st_size == entry["files"][
+        assert (BUNDLED_CHECKPOINTS_DIR / name / "model.weights.h5").stat().st_size == entry["files"][
             "model.weights.h5"]["size"]
 
 
 def test_zoo_respects_the_size_budget():
-    sizes = {p.parent.name: p.stat().st_size for p in zoo.CHECKPOINTS_DIR.glob("*/*")}
+    sizes = {p.parent.name: p.stat().st_size for p in BUNDLED_CHECKPOINTS_DIR.glob("*/*")}
     per_checkpoint = {}
     for name, size in sizes.items():
         per_checkpoint[name] = per_checkpoint.get(name, 0) + size
@@ -53,10 +54,10 @@ def test_shipped_checkpoint_loads_offline_and_meets_its_floor(name, tmp_path, mo
     assert model.compiled
     recipe = recipes.get_recipe(name)
     data_dir = write_npz_dir(tmp_path / "data", names=(recipe.dataset,), n_train=0, n_test=320)
-    metrics = zoo.evaluate_recipe_model(model, recipe, data_dir=data_dir, num_samples=0)
+    metrics = evaluate_recipe(model, recipe, data_dir=data_dir, num_samples=0)
     assert metrics["num_images"] == 320
-    if name in zoo.FLOORS:
-        key, op, floor = zoo.FLOORS[name]
+    if recipe.floor:
+        key, op, floor = recipe.floor
         margin = MARGINS.get(key) or 3 * math.sqrt(floor * (1 - floor) / 320)
         if op == ">=":
             assert metrics[key] >= floor - margin, (key, metrics[key])
@@ -90,11 +91,11 @@ def frechet_reference(dataset):
     """What the sampler tests of one dataset share, computed once: the
     shipped classifier, the 320 test images, the distance between their two
     halves and the distance of pixel-shuffled test images to them."""
-    from keras_genae import classifiers
     from keras_genae.evaluation import frechet
+    from keras_genae.evaluation import load_classifier
     from tests.helpers import load_test_images
 
-    clf = classifiers.load_classifier(f"classifier_{dataset}")
+    clf = load_classifier(f"classifier_{dataset}")
     x, _ = load_test_images(dataset, 320)
 
     def features(images):

@@ -2,26 +2,14 @@
 `metadata.json` (Hugging Face model-card front matter, usage, metrics,
 training data, files, references)."""
 
-from keras_genae.models.base import LOADABLE_MODELS
-
-
-def usage_header(handle, variable="model"):
-    """The first lines of every card's usage snippet: imports and `load`."""
-    return ["import numpy as np", "import keras_genae", "", f'{variable} = keras_genae.load("{handle}")']
+from keras_genae.models.family import default_card_usage
+from keras_genae.models.family import get_family
 
 
 def _usage(arch, handle, shape):
-    """The card's usage snippet: the class's own (`card_usage`) or the
-    generative models' one."""
-    custom = getattr(LOADABLE_MODELS.get(arch), "card_usage", None)
-    if custom is not None:
-        return custom(handle, shape)
-    h, w, c = shape
-    return usage_header(handle) + [
-        f"images = np.random.rand(4, {h}, {w}, {c}).astype(\"float32\")  # your images here",
-        "reconstructions = model.reconstruct(images)",
-        "model.fit(images, epochs=1)  # fine-tune: load() returns a compiled model",
-    ]
+    """The card's usage snippet: the family's, else the reconstruction one."""
+    family = get_family(arch, default=None)
+    return (family.card_usage if family is not None else default_card_usage)(handle, shape)
 
 
 def finetuning_lines(settings):

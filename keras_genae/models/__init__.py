@@ -13,3 +13,4 @@ from keras_genae.models.vae import VAE
 from keras_genae.models.vqvae import VQVAE
 from keras_genae.models.aae import AdversarialAutoencoder
 from keras_genae.models.gan import DCGAN
+from keras_genae.models.classifier import FeatureClassifier

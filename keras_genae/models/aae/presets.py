@@ -1,0 +1,26 @@
+"""The adversarial autoencoder family (`aae`) and its zoo checkpoint.
+
+The recipe fine-tunes with the architecture's per-phase defaults
+(`AdversarialAutoencoder.default_finetuning`), chosen with `python
+benchmarks/transfer.py --sweep-phases` (benchmarks/results/transfer_phases.md).
+"""
+
+from keras_genae.models.family import Family
+from keras_genae.models.family import Recipe
+from keras_genae.models.family import register_family
+
+AAE_FAMILY = register_family(Family(
+    alias="aae",
+    architecture="AdversarialAutoencoder",
+    references=("https://arxiv.org/abs/1511.05644",),
+    probes=("reconstruction", "frechet"),
+    key_metrics=("psnr", "ssim", "frechet_distance"),
+    recipes=(
+        Recipe(
+            name="aae_mnist", architecture="AdversarialAutoencoder", dataset="mnist",
+            config=dict(latent_dim=8, encoder_filters=(32, 64), prior="gaussian"), epochs=5,
+            schedule="model_default",
+            description="Adversarial autoencoder with an 8-d gaussian prior, MNIST.",
+        ),
+    ),
+))

@@ -1,0 +1,45 @@
+"""The VQ-VAE family (`vqvae`) and its zoo checkpoints."""
+
+from keras_genae.models.family import Family
+from keras_genae.models.family import Recipe
+from keras_genae.models.family import register_family
+from keras_genae.models.finetuning import FineTuning
+
+# Fine-tuning rates chosen with `python benchmarks/transfer.py --sweep`
+# (benchmarks/results/transfer_sweep.md): 3e-4 for the MNIST and
+# Fashion-MNIST VQ-VAEs. For vqvae_cifar10, 3e-4 was best after 300 steps
+# (30.66 dB, 1e-4: 30.56) but lost 0.75 dB in the README's short recipe
+# (`--readme-recipe`: 20 steps of batch 64), where 1e-4 gained 0.17 dB:
+# 1e-4 is never worse in short or long runs.
+FINETUNE = FineTuning(learning_rate=3e-4)
+FINETUNE_CIFAR = FineTuning(learning_rate=1e-4)
+MNIST_CONFIG = dict(num_embeddings=128, embedding_dim=16, encoder_filters=(32, 64),
+                    num_res_blocks=1, use_ema=True, dead_code_threshold=0.01)
+
+VQVAE_FAMILY = register_family(Family(
+    alias="vqvae",
+    architecture="VQVAE",
+    references=("https://arxiv.org/abs/1711.00937",),
+    probes=("reconstruction", "codebook"),
+    key_metrics=("psnr", "ssim", "codebook_usage", "perplexity"),
+    recipes=(
+        Recipe(
+            name="vqvae_mnist", architecture="VQVAE", dataset="mnist", config=dict(MNIST_CONFIG),
+            epochs=8, finetuning=FINETUNE, floor=("psnr", ">=", 25.0),
+            description="VQ-VAE with a 7x7 grid of 128 codes (EMA codebook), MNIST.",
+        ),
+        Recipe(
+            name="vqvae_fashion_mnist", architecture="VQVAE", dataset="fashion_mnist",
+            config=dict(MNIST_CONFIG), epochs=4, finetuning=FINETUNE,
+            description="VQ-VAE with a 7x7 grid of 128 codes (EMA codebook), Fashion-MNIST.",
+        ),
+        Recipe(
+            name="vqvae_cifar10", architecture="VQVAE", dataset="cifar10",
+            config=dict(num_embeddings=512, embedding_dim=32, encoder_filters=(64,),
+                        num_res_blocks=2, use_ema=True, dead_code_threshold=0.03),
+            epochs=6, learning_rate=2e-3, finetuning=FINETUNE_CIFAR, floor=("psnr", ">=", 24.0),
+            description="VQ-VAE with a 16x16 grid of 512 codes (EMA codebook, dead-code "
+                        "restarts), CIFAR-10.",
+        ),
+    ),
+))

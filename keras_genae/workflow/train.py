@@ -1,0 +1,129 @@
+"""Train a checkpoint of the zoo from its recipe (`genae train NAME`).
+
+`train` trains a `keras_genae.models.family.Recipe` from scratch, or resumes
+an interrupted run from its last finished epoch; `finish_checkpoint`
+evaluates the model with the zoo's protocol (`keras_genae.evaluation.
+evaluate_recipe`) and writes the checkpoint directory with its model card.
+"""
+
+import dataclasses
+import json
+import os
+import shutil
+from pathlib import Path
+
+import keras
+
+from keras_genae.callbacks import EpochCheckpoint
+from keras_genae.callbacks import remove_leftovers
+from keras_genae.data import catalog
+from keras_genae.models.family import get_family
+from keras_genae.utils.run_lock import run_lock
+
+#: Hub location of the zoo: `<HUB_NAMESPACE>/<name>` at the tag of the release.
+HUB_NAMESPACE = "keras-genae"
+
+
+def train(recipe, data_dir=None, out="ckpt", epochs=None, limit=None, resume=True, verbose=1,
+          restart=False):
+    """Train (or resume) `recipe`. Returns `(model, state)`.
+
+    The run holds the lock `<out>/.<name>.lock` (`keras_genae.utils.
+    run_lock`) while it trains, so a second run of the same recipe into the
+    same `out` refuses at once with `RunLockedError`; a run that died leaves
+    no lock behind. Temporary files a killed run left are deleted first.
+
+    Args:
+        recipe: a `Recipe`.
+        data_dir: str or None. Folder of `<dataset>.npz`.
+        out: str. Output folder; the state is in `<out>/<name>.state`.
+        epochs: int or None. Override the recipe's epochs.
+        limit: int or None. Train on the first `limit` images only.
+        resume: bool. Resume an interrupted run. Defaults to `True`;
+            `False` is the same as `restart=True`.
+        verbose: int. Keras' verbosity. Defaults to `1`.
+        restart: bool. Delete the saved state (also a damaged one) and
+            train from the first epoch. Defaults to `False`.
+
+    Example:
+    >>> from keras_genae.models.family import get_recipe
+    >>> model, state = train(get_recipe("vae_mnist"), out="ckpt", epochs=2)
+    """
+    with run_lock(out, recipe.name):
+        return _train_locked(recipe, data_dir, out, epochs, limit, resume and not restart, verbose)
+
+
+def _train_locked(recipe, data_dir, out, epochs, limit, resume, verbose):
+    state_dir = os.path.join(out, f"{recipe.name}.state")
+    remove_leftovers(out)
+    remove_leftovers(state_dir)
+    if not resume and os.path.isdir(state_dir):
+        shutil.rmtree(state_dir)
+    keras.utils.set_random_seed(recipe.seed)
+    if epochs is not None:
+        recipe = dataclasses.replace(recipe, epochs=epochs)
+    split = "train" if limit is None else f"train[:{limit}]"
+    train_ds = recipe.train_data(split, data_dir)
+    num_examples = int(train_ds.cardinality()) * recipe.batch_size
+    model, initial_epoch = EpochCheckpoint.restore(state_dir)
+    if model is None:
+        model = recipe.build_model(recipe.steps_per_epoch(num_examples))
+    elif verbose:
+        print(f"Resuming {recipe.name} after epoch {initial_epoch} from {state_dir}")
+    checkpoint = EpochCheckpoint(state_dir)
+    if initial_epoch < recipe.epochs:
+        model.fit(
+            train_ds,
+            epochs=recipe.epochs,
+            initial_epoch=initial_epoch,
+            shuffle=False,  # the dataset shuffles itself, seeded per epoch
+            callbacks=[checkpoint, keras.callbacks.TerminateOnNaN()],
+            verbose=verbose,
+        )
+    return model, checkpoint.state
+
+
+def card_fields(recipe, metrics):
+    """The model-card fields of a zoo checkpoint (`save_pretrained`'s
+    `**card_fields`)."""
+    settings = recipe.finetuning_settings()
+    return dict(
+        finetuning=settings.to_dict() if settings is not None else None,
+        name=recipe.name,
+        description=recipe.description,
+        dataset=recipe.dataset,
+        data_license=catalog.DATASETS[recipe.dataset].license,
+        preprocessing=catalog.PREPROCESSING[recipe.binarize],
+        metrics=metrics,
+        repo_id=f"{HUB_NAMESPACE}/{recipe.name}",
+        load_handle=recipe.name,
+        references=list(get_family(recipe.architecture).references),
+        license="Apache-2.0",
+    )
+
+
+def finish_checkpoint(model, recipe, state, data_dir=None, out="ckpt", eval_limit=None,
+                      print_manifest=False):
+    """Evaluate a trained model with the zoo's protocol and write
+    `<out>/<name>` with `save_pretrained`. Returns the checkpoint directory.
+
+    Args:
+        model: the trained model.
+        recipe: its `Recipe`.
+        state: dict. `train`'s state (`train_seconds`, `epochs`).
+        data_dir: str or None. See `keras_genae.data.load_dataset`.
+        out: str. Output folder. Defaults to `"ckpt"`.
+        eval_limit: int or None. Evaluate on the first N test images only.
+        print_manifest: bool. Print the checkpoint's manifest entry (JSON).
+            Defaults to `False`.
+    """
+    from keras_genae.evaluation import evaluate_recipe
+    from keras_genae.hub.api import save_pretrained
+
+    metrics = evaluate_recipe(model, recipe, data_dir, eval_limit)
+    metrics["train_minutes"] = round(state.get("train_seconds", 0.0) / 60.0, 1)
+    metrics["epochs"] = float(state.get("epochs", 0))
+    directory = Path(out) / recipe.name
+    save_pretrained(model, directory, overwrite=True, verbose=print_manifest,
+                    **card_fields(recipe, metrics))
+    return directory
