@@ -191,6 +191,10 @@ class Family:
         recipe_class: type. The `Recipe` class of `custom_recipe` (a family
             may train differently, e.g. the classifiers). Defaults to
             `Recipe`.
+        test_config: dict. A small constructor config (besides
+            `image_shape` and `seed`) with which the shared tests, which are
+            parametrized over the families, build the architecture in
+            seconds. Defaults to `{}`.
     """
 
     alias: str
@@ -201,6 +205,7 @@ class Family:
     recipes: tuple = ()
     card_usage: object = default_card_usage
     recipe_class: type = Recipe
+    test_config: dict = dataclasses.field(default_factory=dict)
 
     def custom_recipe(self, dataset, name=None, epochs=10):
         """A recipe with the architecture's default config (`genae train

@@ -11,6 +11,7 @@ from keras_genae.models.family import register_family
 
 AAE_FAMILY = register_family(Family(
     alias="aae",
+    test_config=dict(latent_dim=4, encoder_filters=(8, 16)),
     architecture="AdversarialAutoencoder",
     references=("https://arxiv.org/abs/1511.05644",),
     probes=("reconstruction", "frechet"),

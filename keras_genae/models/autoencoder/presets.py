@@ -14,6 +14,7 @@ MNIST_CONFIG = dict(latent_dim=32, encoder_filters=(32, 64), num_res_blocks=0)
 
 AUTOENCODER = register_family(Family(
     alias="ae",
+    test_config=dict(latent_dim=8, encoder_filters=(8, 16)),
     architecture="Autoencoder",
     references=("https://doi.org/10.1126/science.1127647",),
     probes=("reconstruction",),
@@ -30,6 +31,7 @@ AUTOENCODER = register_family(Family(
 
 DENOISING_AUTOENCODER = register_family(Family(
     alias="dae",
+    test_config=dict(latent_dim=8, encoder_filters=(8, 16)),
     architecture="DenoisingAutoencoder",
     references=("https://doi.org/10.1145/1390156.1390294",),
     probes=("reconstruction", "denoising"),

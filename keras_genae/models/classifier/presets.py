@@ -34,6 +34,7 @@ def _recipe(dataset, title, epochs, config, smoothing, flip, crop, floor, convs)
 
 CLASSIFIER_FAMILY = register_family(Family(
     alias="classifier",
+    test_config=dict(filters=(4, 8), feature_dim=8),
     architecture="FeatureClassifier",
     references=("https://arxiv.org/abs/1706.08500",),
     probes=("classifier_accuracy",),

@@ -23,6 +23,7 @@ def card_usage(handle, shape):
 
 DCGAN_FAMILY = register_family(Family(
     alias="dcgan",
+    test_config=dict(latent_dim=8),
     architecture="DCGAN",
     references=("https://arxiv.org/abs/1511.06434",),
     probes=("frechet",),

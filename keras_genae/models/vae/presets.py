@@ -15,6 +15,7 @@ MNIST_CONFIG = dict(latent_dim=32, encoder_filters=(32, 64), likelihood="bernoul
 
 VAE_FAMILY = register_family(Family(
     alias="vae",
+    test_config=dict(latent_dim=4, encoder_filters=(8, 16)),
     architecture="VAE",
     references=("https://arxiv.org/abs/1312.6114", "https://arxiv.org/abs/1509.00519"),
     probes=("reconstruction", "likelihood", "is_nll", "frechet"),

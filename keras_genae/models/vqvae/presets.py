@@ -18,6 +18,8 @@ MNIST_CONFIG = dict(num_embeddings=128, embedding_dim=16, encoder_filters=(32, 6
 
 VQVAE_FAMILY = register_family(Family(
     alias="vqvae",
+    test_config=dict(num_embeddings=16, embedding_dim=4, encoder_filters=(8, 16),
+                     num_res_blocks=1),
     architecture="VQVAE",
     references=("https://arxiv.org/abs/1711.00937",),
     probes=("reconstruction", "codebook"),
