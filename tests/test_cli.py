@@ -27,6 +27,35 @@ from tests.helpers import write_npz_dir
 ROOT = Path(__file__).resolve().parents[1]
 REVISION = "v0.1.0"
 COMMIT = "c" * 40
+# The contract's capabilities, for the shim below.
+CAPABILITIES = {
+    "Autoencoder": {"encode", "decode", "reconstruct"},
+    "DenoisingAutoencoder": {"encode", "decode", "reconstruct"},
+    "VQVAE": {"encode", "decode", "reconstruct"},
+    "VAE": {"encode", "decode", "reconstruct", "sample"},
+    "AdversarialAutoencoder": {"encode", "decode", "reconstruct", "sample"},
+    "DCGAN": {"decode", "sample"},
+    "FeatureClassifier": {"classify"},
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def declared_capabilities():
+    """TODO(lead): delete this shim once the models branch (declared
+    `capabilities`, `sample_latents`) is merged; it does nothing then."""
+    from keras_genae.data import grids
+    from keras_genae.models.base import LOADABLE_MODELS
+
+    if hasattr(LOADABLE_MODELS["VAE"], "capabilities"):
+        yield
+        return
+    with pytest.MonkeyPatch.context() as mp:
+        for name, capabilities in CAPABILITIES.items():
+            mp.setattr(LOADABLE_MODELS[name], "capabilities", frozenset(capabilities), raising=False)
+            if "sample" in capabilities:
+                mp.setattr(LOADABLE_MODELS[name], "sample_latents",
+                           lambda self, n, seed=None: grids.prior_latents(self, n, seed=seed), raising=False)
+        yield
 
 
 def grid_size(n, ncols, h, w, scale=2, padding=2):
@@ -185,18 +214,24 @@ def test_train_a_recipe_and_an_architecture(zoo, capsys, tmp_path):
                        "--data-dir", data_dir, "--out", out_dir, "--epochs", 1, "--quiet")
     assert code == 0, out
     assert (out_dir / "my_dae" / "config.json").is_file()
-    assert "Checkpoint:" in out and "psnr_gain" in out
+    assert f"Checkpoint: {out_dir / 'my_dae'}" in out and "psnr_gain" in out
+    assert f"Try: genae reconstruct {out_dir / 'my_dae'} --out reconstructions.png" in out
+    assert "Manifest entry" not in out and "sha256" not in out  # only with --print-manifest
     card = json.loads((out_dir / "my_dae" / "metadata.json").read_text())
     assert card["architecture"] == "DenoisingAutoencoder" and card["metrics"]["epochs"] == 1
     code, _, err = run(capsys, "train", "vae_mnst", "--out", out_dir)
-    assert code == 1 and "Did you mean 'vae_mnist'" in err
+    assert code == 1 and "Unknown recipe or family 'vae_mnst'. Did you mean 'vae_mnist'" in err
+    code, _, err = run(capsys, "train", "vae", "--out", out_dir)
+    assert code == 1 and "Training the family 'vae' needs --dataset (cifar10, fashion_mnist, mnist)" in err
 
 
 def test_train_a_recipe(zoo, capsys, tmp_path):
     data_dir = write_npz_dir(tmp_path / "data", names=("mnist",), n_train=64, n_test=32)
     code, out, _ = run(capsys, "train", "ae_mnist", "--data-dir", data_dir, "--out", tmp_path,
-                       "--epochs", 1, "--eval-limit", 32)
+                       "--epochs", 1, "--eval-limit", 32, "--print-manifest")
     assert code == 0 and (tmp_path / "ae_mnist" / "model.weights.h5").is_file()
+    entry = json.loads(out[out.index("{"):out.index("\n}\n") + 2])["ae_mnist"]
+    assert entry["architecture"] == "Autoencoder" and entry["hub"]["repo_id"] == "keras-genae/ae_mnist"
 
 
 def test_push_to_a_local_hub(zoo, capsys, tmp_path, monkeypatch):
@@ -213,7 +248,12 @@ def test_push_to_a_local_hub(zoo, capsys, tmp_path, monkeypatch):
         monkeypatch.setenv("HF_TOKEN", "hf_local_test_token")
         code, out, err = run(capsys, "push", zoo / "ckpt" / "tiny_vae", "--repo-id", "me/tiny-vae")
         assert code == 0, err
+        assert out.count("\n") == 1 and "Load it with keras_genae.load('hf://me/tiny-vae@" in out
+        code, out, err = run(capsys, "push", zoo / "ckpt" / "tiny_vae", "--repo-id", "me/tiny-vae",
+                             "--print-manifest")
+        assert code == 0, err
         commit = json.loads(out[out.index("{"):])["tiny_vae"]["hub"]["revision"]
+        assert f"hf://me/tiny-vae@{commit}" in out
         assert (tmp_path / "hub" / "me" / "tiny-vae" / commit / "model.weights.h5").is_file()
         code, out, _ = run(capsys, "sample", f"hf://me/tiny-vae@{commit}", "-n", 4, "--out", tmp_path / "s.png")
         assert code == 0 and png_size(tmp_path / "s.png") == grid_size(4, 2, 28, 28)
@@ -245,9 +285,18 @@ def test_reconstruct_skips_an_unreadable_file_like_from_directory(zoo, capsys, t
         (["reconstruct", "tiny_vae", "--images", "/no/such.png", "--out", "x.png"],
          "No such image file or folder: '/no/such.png'"),
         (["reconstruct", "tiny_vae", "--images", "{bad}", "--out", "x.png"], "Cannot read the image file"),
-        (["sample", "tiny_vqvae", "--out", "x.png"], "(VQVAE) has no prior"),
-        (["reconstruct", "tiny_gan", "--out", "x.png"], "has no encoder"),
+        (["sample", "tiny_vqvae", "--out", "x.png"], "'tiny_vqvae' (VQVAE) cannot sample: its capabilities "
+         "are ['decode', 'encode', 'reconstruct']. Try `genae reconstruct tiny_vqvae`"),
+        (["reconstruct", "tiny_gan", "--out", "x.png"], "(DCGAN) cannot reconstruct"),
+        (["interpolate", "tiny_vqvae", "--prior", "--out", "x.png"], "(VQVAE) cannot sample"),
         (["push", "/no/such/dir", "--repo-id", "me/x"], "No checkpoint directory at '/no/such/dir'"),
+        # Bad command lines: one line and status 1 too, not argparse's usage and 2.
+        (["smaple", "tiny_vae"], "invalid choice: 'smaple' (choose from 'list', 'info', "),
+        (["smaple", "tiny_vae"], "Did you mean 'sample'?"),
+        (["sample", "tiny_vae"], "the following arguments are required: --out (see `genae sample --help`)"),
+        (["sample", "tiny_vae", "-n", "two", "--out", "x.png"], "argument -n/--n: must be a positive integer"),
+        (["interpolate", "tiny_vae", "--method", "cubic", "--out", "x.png"], "argument --method: invalid choice"),
+        (["--nope"], "unrecognized arguments: --nope"),
     ],
 )
 def test_errors_are_one_line_without_traceback(zoo, capsys, tmp_path, argv, message):
@@ -268,36 +317,99 @@ def test_verbose_shows_the_traceback(zoo, capsys):
     assert code == 1 and "Traceback" in err
 
 
-def test_usage_errors(capsys):
-    with pytest.raises(SystemExit) as info:
-        main(["sample"])
-    assert info.value.code == 2 and "required" in capsys.readouterr().err
-    assert main([]) == 2
+def test_help_and_no_command(capsys):
+    for argv in (["--help"], ["sample", "--help"], []):
+        code, out, err = run(capsys, *argv)
+        assert code == 0 and out.startswith("usage: genae") and err == ""
+    assert "--out OUT" in run(capsys, "sample", "-h")[1]
 
 
-def test_subprocess_exit_status_and_stderr(zoo, tmp_path):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    result = subprocess.run([sys.executable, "-m", "keras_genae.cli", "sample", "tiny_vea", "--out",
-                             str(tmp_path / "x.png")], capture_output=True, text=True, env=env, cwd=ROOT)
-    assert result.returncode == 1
-    assert result.stderr.rstrip().splitlines()[-1].startswith("genae: error: Unknown model 'tiny_vea'")
-    assert "Traceback" not in result.stderr
+def test_each_command_has_a_module():
+    from keras_genae.cli import parser
+
+    commands = parser.build_parser()._subparsers._group_actions[0].choices
+    assert tuple(commands) == parser.COMMANDS
+    for name in parser.COMMANDS:
+        assert (ROOT / "keras_genae" / "cli" / "commands" / f"{name}.py").is_file(), name
 
 
-# Slow-only: a second interpreter start (TensorFlow import); the exit status
-# of `python -m keras_genae.cli` is checked above, and `sample` writing its
-# grid by `test_sample_is_seeded`, in-process.
-@pytest.mark.slow
-def test_subprocess_success_exit_status(zoo, tmp_path):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+def test_train_hint_follows_the_capabilities():
+    from keras_genae.cli.commands.train import next_step
+
+    assert next_step(VAE, "d") == "genae sample d --out samples.png"
+    assert next_step(VQVAE, "d") == "genae reconstruct d --out reconstructions.png"
+    assert next_step(DCGAN, "d") == "genae sample d --out samples.png"
+    from keras_genae.models import FeatureClassifier
+
+    assert next_step(FeatureClassifier, "d") == "genae evaluate d"
+
+
+def test_native_start_up_lines_are_dropped():
+    from keras_genae.cli.quiet import drop_native_lines
+
+    text = (
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+        "I0000 00:00:1796182535.453885   27079 cudart_stub.cc:31] Could not find cuda drivers on your "
+        "machine, GPU will not be used.\n"
+        "I0000 00:00:1796182535.627278   27079 cpu_feature_guard.cc:227] This TensorFlow binary is "
+        "optimized to use available CPU instructions in performance-critical operations.\n"
+        "To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow with "
+        "the appropriate compiler flags.\n"
+        "E0000 00:00:1796182818.282697   32095 cuda_platform.cc:52] failed call to cuInit: INTERNAL: "
+        "CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)\n"
+        "2025-09-17 14:44:05.176998: E external/local_xla/xla/stream_executor/cuda/cuda_fft.cc:467] "
+        "Unable to register cuFFT factory\n"
+        "/x/y.py:3: UserWarning: something the user should see\n"
+        "To enable the following instructions: (not after a dropped line: kept)\n"
+    )
+    assert drop_native_lines(text, 3) == (
+        "/x/y.py:3: UserWarning: something the user should see\n"
+        "To enable the following instructions: (not after a dropped line: kept)\n")
+    errors_only = drop_native_lines(text, 2)  # TF_CPP_MIN_LOG_LEVEL=2 keeps the errors
+    assert errors_only.count("cuda_platform.cc") == 1 and "cuda_fft.cc" in errors_only
+    assert "cudart_stub" not in errors_only and "InitializeLog" not in errors_only
+    assert drop_native_lines(text, 0) == text
+
+
+def _default_env():
+    """The environment of a user who set no TensorFlow log level."""
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "PYTHONWARNINGS")}
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+# What the console script `genae` runs, then whether TensorFlow was imported.
+CONSOLE = ("import sys; from keras_genae.cli import main\n"
+           "for argv in (['list'], ['info', 'tiny_vae'], ['sample', 'tiny_vea', '--out', 'x.png']):\n"
+           "    print('status', main(argv), 'tensorflow' in sys.modules, flush=True)\n")
+
+
+def test_console_commands_print_nothing_else(zoo, tmp_path):
+    result = subprocess.run([sys.executable, "-c", CONSOLE], capture_output=True, text=True,
+                            env=_default_env(), cwd=tmp_path)
+    statuses = [line.split() for line in result.stdout.splitlines() if line.startswith("status ")]
+    assert [s[1] for s in statuses] == ["0", "0", "1"], result.stdout + result.stderr
+    assert "tiny_vqvae  VQVAE" in result.stdout and "# tiny_vae" in result.stdout
+    # No TensorFlow, XLA or absl line: only the error of the third command.
+    assert result.stderr.startswith("genae: error: Unknown model 'tiny_vea'. Did you mean 'tiny_vae'")
+    assert result.stderr.count("\n") == 1, result.stderr
+    if statuses[0][2] == "True":
+        pytest.xfail("`genae list` imports TensorFlow: keras_genae.hub.manifest (LOADABLE_MODELS, "
+                     "FineTuning) and keras_genae.models.family import Keras")
+
+
+def test_python_m_sample_prints_nothing_else(zoo, tmp_path):
+    out = tmp_path / "x.png"
     result = subprocess.run([sys.executable, "-m", "keras_genae.cli", "sample", "tiny_vae", "-n", "4",
-                             "--out", str(tmp_path / "x.png")], capture_output=True, text=True, env=env, cwd=ROOT)
-    assert result.returncode == 0, result.stderr
-    assert png_size(tmp_path / "x.png") == grid_size(4, 2, 28, 28)
+                             "--out", str(out)], capture_output=True, text=True, env=_default_env(), cwd=tmp_path)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    width, height = grid_size(4, 2, 28, 28)
+    assert result.stdout == f"Wrote {out} ({width}x{height}): 4 samples (seed 0).\n"
+    assert png_size(out) == (width, height)
 
 
 def test_image_helpers():
-    from keras_genae import images
+    from keras_genae.data import grids as images
 
     a, b = np.array([3.0, 0.0]), np.array([0.0, 1.0])
     for method in ("lerp", "slerp"):

@@ -105,14 +105,18 @@ def test_save_pretrained_then_load_dir_reproduces_outputs(model, saved, images, 
     assert getattr(keras_genae.load(str(saved), compile=False), "optimizer", None) is None
 
 
-def test_save_pretrained_prints_manifest_entry_and_is_atomic(model, tmp_path, capsys):
+def test_save_pretrained_prints_the_manifest_entry_on_request_and_is_atomic(model, tmp_path, capsys):
     entry = keras_genae.save_pretrained(model, tmp_path / "ae", dataset="synthetic")
-    printed = capsys.readouterr().out
-    assert entry["files"][WEIGHTS]["sha256"] in printed
+    assert capsys.readouterr().out == f"Saved {str(tmp_path / 'ae')!r}.\n"  # no manifest JSON
     assert entry["files"][WEIGHTS]["sha256"] == manifest.file_digest(tmp_path / "ae" / WEIGHTS)[0]
     with pytest.raises(FileExistsError, match="overwrite=True"):
         keras_genae.save_pretrained(model, tmp_path / "ae", verbose=False)
     keras_genae.save_pretrained(model, tmp_path / "ae", overwrite=True, verbose=False)
+    assert capsys.readouterr().out == ""
+    entry = keras_genae.save_pretrained(model, tmp_path / "ae", overwrite=True, verbose=False,
+                                        print_manifest=True, dataset="synthetic")
+    printed = capsys.readouterr().out
+    assert json.loads(printed[printed.index("{"):]) == {"ae": entry}
     # Nothing but the final directory is left behind.
     assert [p.name for p in tmp_path.iterdir()] == ["ae"]
     with pytest.raises(ValueError, match="Unknown model card fields"):

@@ -241,8 +241,9 @@ def _matches(path, expected):
 
 
 # ------------------------------------------------------------------ save
-def save_pretrained(model, directory, overwrite=False, verbose=True, **card_fields):
-    """Save `model` as a checkpoint directory and print its manifest entry.
+def save_pretrained(model, directory, overwrite=False, verbose=True, print_manifest=False,
+                    **card_fields):
+    """Save `model` as a checkpoint directory; return its manifest entry.
 
     The directory holds `config.json`, `model.weights.h5`, `metadata.json`
     and a `README.md` model card; `keras_genae.load(directory)`,
@@ -252,7 +253,10 @@ def save_pretrained(model, directory, overwrite=False, verbose=True, **card_fiel
         model: a keras_genae model.
         directory: str or `Path`. Written atomically.
         overwrite: bool. Replace an existing directory. Defaults to `False`.
-        verbose: bool. Print the manifest entry. Defaults to `True`.
+        verbose: bool. Print one line naming the directory. Defaults to
+            `True`.
+        print_manifest: bool. Also print the manifest entry (JSON), for
+            adding the checkpoint to a manifest. Defaults to `False`.
         **card_fields: `name`, `description` (one line), `dataset`,
             `data_license`, `metrics`, `preprocessing`, `value_range`,
             `repo_id`, `references`, `license`.
@@ -271,13 +275,15 @@ def save_pretrained(model, directory, overwrite=False, verbose=True, **card_fiel
     directory = checkpoint.save_checkpoint(model, directory, overwrite=overwrite, **card_fields)
     name = card_fields.get("name") or directory.name
     entry = manifest.manifest_entry_from_checkpoint(directory, repo_id=card_fields.get("repo_id"))
-    if verbose:
-        _print_entry(name, entry, f"Saved {str(directory)!r}.")
+    if verbose or print_manifest:
+        print(f"Saved {str(directory)!r}.")
+    if print_manifest:
+        _print_entry(name, entry)
     return entry
 
 
 def push_to_hub(model_or_dir, repo_id, revision=None, commit_message=None, private=None,
-                token=None, create_repo=True, verbose=True, **card_fields):
+                token=None, create_repo=True, verbose=True, print_manifest=False, **card_fields):
     """Upload a checkpoint to the Hub with `HfApi.upload_folder`.
 
     Args:
@@ -289,7 +295,10 @@ def push_to_hub(model_or_dir, repo_id, revision=None, commit_message=None, priva
         private: bool or None. Visibility when the repo is created.
         token: str or None. Hub token; defaults to the logged-in one.
         create_repo: bool. Create the repo if needed. Defaults to `True`.
-        verbose: bool. Print the manifest entry. Defaults to `True`.
+        verbose: bool. Print one line with the commit and the handle that
+            loads it. Defaults to `True`.
+        print_manifest: bool. Also print the manifest entry (JSON), pinned
+            to the new commit. Defaults to `False`.
         **card_fields: model card fields, when `model_or_dir` is a model.
 
     Returns:
@@ -325,12 +334,14 @@ def push_to_hub(model_or_dir, repo_id, revision=None, commit_message=None, priva
             commit_message=commit_message or f"Upload {folder.name} with keras_genae {__version__}",
         )
         entry = manifest.manifest_entry_from_checkpoint(folder, repo_id=repo_id, revision=commit.oid)
-    if verbose:
-        _print_entry(folder.name, entry, f"Pushed to {commit.commit_url}.")
+    if verbose or print_manifest:
+        print(f"Pushed to {commit.commit_url}. Load it with keras_genae.load("
+              f"'hf://{repo_id}@{commit.oid}').")
+    if print_manifest:
+        _print_entry(folder.name, entry)
     return entry
 
 
-def _print_entry(name, entry, header):
-    print(header)
-    print("Manifest entry (add it to weights_manifest.json with keras_genae.hub.manifest.add_to_manifest):")
+def _print_entry(name, entry):
+    print("Manifest entry (add it to a manifest with keras_genae.hub.manifest.add_to_manifest):")
     print(json.dumps({name: entry}, indent=2))

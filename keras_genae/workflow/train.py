@@ -124,6 +124,6 @@ def finish_checkpoint(model, recipe, state, data_dir=None, out="ckpt", eval_limi
     metrics["train_minutes"] = round(state.get("train_seconds", 0.0) / 60.0, 1)
     metrics["epochs"] = float(state.get("epochs", 0))
     directory = Path(out) / recipe.name
-    save_pretrained(model, directory, overwrite=True, verbose=print_manifest,
+    save_pretrained(model, directory, overwrite=True, verbose=False, print_manifest=print_manifest,
                     **card_fields(recipe, metrics))
     return directory
