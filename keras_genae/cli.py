@@ -31,6 +31,9 @@ from keras_genae import cli_finetune
 from keras_genae.cli_finetune import positive_int as _positive
 from keras_genae import hub
 from keras_genae.data import grids as images_lib
+from keras_genae.data import image_io
+from keras_genae.data import samples
+from keras_genae.utils import interpolation
 from keras_genae import recipes
 from keras_genae.hub import manifest
 from keras_genae import zoo
@@ -77,15 +80,15 @@ def _dataset_of(name, model):
     """The dataset a model was trained on: manifest, model card, or shape."""
     entry = _manifest().get(name)
     dataset = entry["dataset"] if entry else _card_metadata(name).get("dataset")
-    if dataset in images_lib.SAMPLE_DATASETS and images_lib.SAMPLE_DATASETS[dataset] == tuple(model.image_shape):
+    if dataset in samples.SAMPLE_DATASETS and samples.SAMPLE_DATASETS[dataset] == tuple(model.image_shape):
         return dataset
-    return images_lib.dataset_for_shape(model.image_shape)
+    return samples.dataset_for_shape(model.image_shape)
 
 
 def _input_images(args, model, name):
     """`--images` read at the model's shape, else the shipped sample images."""
     if args.images:
-        x, _ = images_lib.load_images(args.images, model.image_shape, invert=args.invert)
+        x, _ = image_io.load_images(args.images, model.image_shape, invert=args.invert)
     else:
         dataset = _dataset_of(name, model)
         if dataset is None:
@@ -93,7 +96,7 @@ def _input_images(args, model, name):
                 f"No sample images ship for the input shape {tuple(model.image_shape)} of "
                 f"{name!r}; pass your own with --images DIR or FILES."
             )
-        x, _ = images_lib.sample_images(dataset)
+        x, _ = samples.sample_images(dataset)
     return x[: args.n] if args.n else x
 
 
@@ -223,7 +226,7 @@ def cmd_interpolate(args):
         _require(has_encoder, f"{args.name!r} ({type(model).__name__}) has no encoder; "
                  "drop --images to interpolate between prior draws.")
         if args.images:
-            x, files = images_lib.load_images(args.images, model.image_shape, invert=args.invert)
+            x, files = image_io.load_images(args.images, model.image_shape, invert=args.invert)
             _require(len(x) == 2, f"--images must name exactly 2 images. Received {len(x)}: {files}")
             pairs = x[None]
         else:
@@ -243,7 +246,7 @@ def cmd_interpolate(args):
         z = images_lib.prior_latents(model, 2 * args.rows, seed=args.seed)
         ends = [z[2 * r:2 * r + 2] for r in range(args.rows)]
         source = "prior draws"
-    strips = [_decode_path(model, images_lib.interpolate(a, b, args.steps, args.method)) for a, b in ends]
+    strips = [_decode_path(model, interpolation.interpolate(a, b, args.steps, args.method)) for a, b in ends]
     where = _write(np.concatenate(strips), args.out, args.steps, args.scale)
     print(f"Wrote {where}: {len(strips)} x {args.steps} steps, {args.method} between {source}.")
     return 0
@@ -297,7 +300,7 @@ def cmd_evaluate(args):
     noise = model.noise_level if getattr(model, "noise_type", None) == "gaussian" else None
     reference = None
     if args.images:
-        data, _ = images_lib.load_images(args.images, model.image_shape, invert=args.invert)
+        data, _ = image_io.load_images(args.images, model.image_shape, invert=args.invert)
         dataset = None
     elif recipe is not None:
         data = zoo.test_split(recipe, args.data_dir, args.limit)
@@ -384,7 +387,7 @@ def build_parser():
     p = sub.add_parser("train", parents=[common], help="train a recipe (or an architecture) from scratch")
     p.add_argument("recipe", help=f"a recipe ({', '.join(sorted(recipes.RECIPES))}) or an "
                    f"architecture ({', '.join(ARCH_ALIASES)}) with --dataset")
-    p.add_argument("--dataset", choices=sorted(images_lib.SAMPLE_DATASETS), help="with an architecture")
+    p.add_argument("--dataset", choices=sorted(samples.SAMPLE_DATASETS), help="with an architecture")
     p.add_argument("--name", help="checkpoint name, with an architecture")
     p.add_argument("--data-dir", help="folder of <dataset>.npz (default: $KERAS_GENAE_DATA, else TFDS)")
     p.add_argument("--out", default="ckpt", help="output folder (default: ckpt)")
@@ -400,7 +403,7 @@ def build_parser():
     p = sub.add_parser("evaluate", parents=[common], help="metrics on a test split or on your images")
     p.add_argument("name")
     p.add_argument("--data-dir", help="folder of <dataset>.npz (default: $KERAS_GENAE_DATA, else TFDS)")
-    p.add_argument("--dataset", choices=sorted(images_lib.SAMPLE_DATASETS), help="default: the model's")
+    p.add_argument("--dataset", choices=sorted(samples.SAMPLE_DATASETS), help="default: the model's")
     p.add_argument("--images", nargs="+", metavar="DIR|FILE", help="evaluate on these images instead")
     p.add_argument("--invert", action="store_true", help="invert --images")
     p.add_argument("--limit", type=_positive, help="first N test images only")

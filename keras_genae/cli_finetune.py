@@ -9,7 +9,7 @@ runs before any training starts.
 import os
 
 from keras_genae import hub
-from keras_genae.data import grids as images_lib
+from keras_genae.data import image_io
 from keras_genae.finetuner import finetune
 from keras_genae.finetuner import split_validation
 from keras_genae.utils.run_lock import run_lock
@@ -91,7 +91,7 @@ def cmd_finetune(args):
             f"{args.name!r} is a {type(model).__name__}, which does not reconstruct images; "
             "`genae finetune` fine-tunes the reconstruction models (ae, dae, vae, vqvae, aae)."
         )
-    x, files = images_lib.load_images(args.images, model.image_shape, invert=args.invert)
+    x, files = image_io.load_images(args.images, model.image_shape, invert=args.invert)
     # load_images has already raised if no file was readable.
     check_image_sizes(files, model.image_shape)
     train, val = split_validation(x, args.val_split, args.seed)
