@@ -22,7 +22,7 @@ _LAZY = {
     "DATA_DIR_ENV": "keras_genae.data.datasets",
     "BINARIZE_MODES": "keras_genae.data.datasets",
     "STATIC_BINARIZATION_SEED": "keras_genae.data.datasets",
-    "check_dataset_name": "keras_genae.data.datasets",
+    "check_dataset_name": "keras_genae.data.catalog",
     "resolve_data_dir": "keras_genae.data.datasets",
     "load_arrays": "keras_genae.data.datasets",
     "load_dataset": "keras_genae.data.datasets",

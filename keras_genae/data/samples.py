@@ -5,8 +5,12 @@ import importlib.resources
 
 import numpy as np
 
-#: Datasets with shipped sample images, and their image shapes.
-SAMPLE_DATASETS = {"mnist": (28, 28, 1), "fashion_mnist": (28, 28, 1), "cifar10": (32, 32, 3)}
+from keras_genae.data.catalog import DATASETS
+from keras_genae.data.catalog import dataset_for_shape  # noqa: F401 (public name)
+
+#: Datasets with shipped sample images (every dataset of the catalog), and
+#: their image shapes.
+SAMPLE_DATASETS = {name: info.shape for name, info in DATASETS.items()}
 
 
 def sample_images(dataset, n=None):
@@ -38,11 +42,3 @@ def sample_images(dataset, n=None):
     if n is not None:
         x, y = x[:n], y[:n]
     return x.astype("float32") / 255.0, y.astype("int64")
-
-
-def dataset_for_shape(image_shape):
-    """The sample dataset whose images have `image_shape` (MNIST for 28x28x1)."""
-    for name, shape in SAMPLE_DATASETS.items():
-        if tuple(image_shape) == shape:
-            return name
-    return None
