@@ -185,7 +185,7 @@ class ImageGrid(keras.callbacks.Callback):
         latents: the fixed latents (a NumPy array), once training started.
 
     Example:
-    >>> x, _ = keras_genae.data.grids.sample_images("mnist")
+    >>> x, _ = keras_genae.data.sample_images("mnist")
     >>> grid = ImageGrid("runs/vae/grids", images=x[:8], num_samples=16,
     ...                  every=5, log_dir="runs/vae/logs")
     >>> vae.fit(train_ds, epochs=20, callbacks=[grid])

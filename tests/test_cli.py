@@ -410,18 +410,20 @@ def test_python_m_sample_prints_nothing_else(zoo, tmp_path):
 
 def test_image_helpers():
     from keras_genae.data import grids as images
+    from keras_genae.data.samples import sample_images
+    from keras_genae.utils.interpolation import interpolate
 
     a, b = np.array([3.0, 0.0]), np.array([0.0, 1.0])
     for method in ("lerp", "slerp"):
-        path = images.interpolate(a, b, 5, method)
+        path = interpolate(a, b, 5, method)
         assert path.shape == (5, 2)
         np.testing.assert_allclose(path[[0, -1]], [a, b], atol=1e-6)
-    slerp = images.interpolate(a, b, 5, "slerp")
+    slerp = interpolate(a, b, 5, "slerp")
     np.testing.assert_allclose(np.linalg.norm(slerp, axis=1), np.linspace(3, 1, 5), rtol=1e-5)
     with pytest.raises(ValueError, match="`steps` must be an integer >= 2"):
-        images.interpolate(a, b, 1)
+        interpolate(a, b, 1)
     assert images.make_grid(np.zeros((10, 28, 28)), ncols=5).shape == (62, 152, 1)
     with pytest.raises(ValueError, match="`images` must be a non-empty batch"):
         images.make_grid(np.zeros((2, 8, 8, 2)))
-    x, y = images.sample_images("cifar10", n=8)
+    x, y = sample_images("cifar10", n=8)
     assert x.shape == (8, 32, 32, 3) and y.tolist() == list(range(8)) and 0 <= x.min() < x.max() <= 1

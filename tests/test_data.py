@@ -232,3 +232,58 @@ def test_from_directory_errors(image_dir, tmp_path_factory):
         data.from_directory(image_dir, 32, channels=4)
     with pytest.raises(ValueError, match="`image_size` must be"):
         data.from_directory(image_dir, (32, 0))
+
+
+# ----------------------------------------------- one reader for both paths
+@pytest.fixture
+def mixed_dir(tmp_path):
+    """Real images of every kind the two readers must agree on: a
+    non-square RGB PNG, an RGBA PNG, a grey JPEG and an RGB JPEG."""
+    cifar, _ = _sample("cifar10")
+    mnist, _ = _sample("mnist")
+    Image.fromarray(cifar[5]).resize((48, 40), Image.Resampling.BICUBIC).save(tmp_path / "a_wide.png")
+    Image.fromarray(cifar[6]).convert("RGBA").resize((30, 36)).save(tmp_path / "b_rgba.png")
+    Image.fromarray(mnist[0]).save(tmp_path / "c_grey.jpg", quality=90)
+    Image.fromarray(cifar[7]).save(tmp_path / "d_rgb.jpg", quality=90)
+    return tmp_path
+
+
+def _reference(path, shape, crop):
+    """Pillow by hand: convert, center-crop to the aspect, bilinear resize."""
+    height, width, channels = shape
+    with Image.open(path) as image:
+        image = image.convert("L" if channels == 1 else "RGB")
+    if crop:
+        scale = min(image.width / width, image.height / height)
+        w, h = round(width * scale), round(height * scale)
+        left, top = (image.width - w) // 2, (image.height - h) // 2
+        image = image.crop((left, top, left + w, top + h))
+    image = image.resize((width, height), Image.Resampling.BILINEAR)
+    return np.asarray(image, dtype="float32").reshape(shape) / 255
+
+
+@pytest.mark.parametrize("shape,crop", [((32, 32, 3), False), ((16, 32, 3), True), ((28, 28, 1), False)])
+def test_from_directory_and_load_images_give_the_same_pixels(mixed_dir, shape, crop):
+    from keras_genae.data import image_io
+
+    x = _collect(data.from_directory(mixed_dir, shape[:2], channels=shape[2], shuffle=False,
+                                     crop_to_aspect_ratio=crop))
+    y, files = data.load_images(mixed_dir, shape, crop_to_aspect_ratio=crop)
+    assert [os.path.basename(f) for f in files] == ["a_wide.png", "b_rgba.png", "c_grey.jpg", "d_rgb.jpg"]
+    assert x.shape == y.shape == (4, *shape)
+    np.testing.assert_array_equal(x, y)  # the same file, the same pixels
+    for i, f in enumerate(files):  # and they are Pillow's bilinear resize
+        np.testing.assert_allclose(y[i], _reference(f, shape, crop), atol=1 / 255)
+    if shape[2] == 3:  # grey JPEG into an RGB model: the grey repeated
+        np.testing.assert_array_equal(y[2, ..., 0], y[2, ..., 2])
+    if crop:  # cropped, not stretched: differs from the stretched image
+        stretched, _ = image_io.load_images(mixed_dir / "a_wide.png", shape)
+        assert np.abs(stretched[0] - y[0]).mean() > 0.02
+
+
+def test_sixteen_bit_grey_png_is_scaled_not_clipped(tmp_path):
+    levels = (np.arange(64, dtype="uint16").reshape(8, 8) * 1040)  # 0 .. 65520
+    Image.fromarray(levels).save(tmp_path / "deep.png")
+    y, _ = data.load_images(tmp_path, (8, 8, 1))
+    np.testing.assert_allclose(y[..., 0][0], levels / 65535, atol=0.5 / 255)
+    np.testing.assert_array_equal(_collect(data.from_directory(tmp_path, 8, channels=1)), y)

@@ -12,7 +12,6 @@ from PIL import Image
 
 from keras_genae import data
 from keras_genae.data import image_io
-from keras_genae.data import grids as images
 
 
 def collect(ds):
@@ -54,9 +53,9 @@ def test_device_symlink_and_fifo_named_png_are_skipped(folder, caplog):
         x = read_folder(folder)
     assert len(x) == 1 and time.monotonic() - start < 30
     assert "zero.png" in caplog.text and "pipe.png" in caplog.text and "not a regular file" in caplog.text
-    # The PIL reader (genae reconstruct --images) applies the same policy.
+    # load_images (genae reconstruct --images) applies the same policy.
     with caplog.at_level(logging.WARNING):
-        batch, files = images.load_images([folder / "pipe.png", folder / "zero.png", folder], (8, 16, 3))
+        batch, files = image_io.load_images([folder / "pipe.png", folder / "zero.png", folder], (8, 16, 3))
     assert [os.path.basename(f) for f in files] == ["good.png"] and batch.shape == (1, 8, 16, 3)
 
 
@@ -84,7 +83,7 @@ def test_bomb_is_skipped_from_its_header(folder, caplog):
         x = read_folder(folder)
     assert len(x) == 1 and "bomb.png" in caplog.text and "pixels" in caplog.text
     with pytest.raises(ValueError, match=r"bomb.png.*pixels"):
-        images.load_images(folder / "bomb.png", (8, 16, 3))
+        image_io.load_images(folder / "bomb.png", (8, 16, 3))
 
 
 def test_pixel_cap_is_configurable(folder, monkeypatch, caplog):
@@ -114,7 +113,7 @@ def test_exif_orientation_is_applied(tmp_path, orientation):
     assert not np.allclose(np.rot90(upright, 2), upright, atol=0.1)  # a test that can fail
     x = read_folder(tmp_path, size=upright.shape[:2])
     np.testing.assert_allclose(x[0], upright, atol=8 / 255)
-    y, _ = images.load_images(tmp_path, upright.shape)
+    y, _ = image_io.load_images(tmp_path, upright.shape)
     np.testing.assert_allclose(y[0], upright, atol=8 / 255)
 
 
@@ -122,7 +121,7 @@ def test_webp_is_read(tmp_path):
     stored = pattern(8, 16)
     Image.fromarray(stored).save(tmp_path / "lossless.webp", lossless=True)
     np.testing.assert_array_equal(read_folder(tmp_path, cache=False)[0], stored / np.float32(255))
-    y, _ = images.load_images(tmp_path, stored.shape)
+    y, _ = image_io.load_images(tmp_path, stored.shape)
     np.testing.assert_array_equal(y[0], stored / np.float32(255))
 
 
@@ -141,6 +140,6 @@ def test_unreadable_error_names_every_file_and_the_reason(folder):
     with pytest.raises(ValueError, match=r"(?s)1 of 2 image file\(s\) under .*'.*broken.png': not a readable image"):
         read_folder(folder, on_error="raise")
     with pytest.raises(ValueError, match=r"broken.png"):
-        images.load_images(folder, (8, 16, 3), on_error="raise")
-    batch, files = images.load_images(folder, (8, 16, 3))
+        image_io.load_images(folder, (8, 16, 3), on_error="raise")
+    batch, files = image_io.load_images(folder, (8, 16, 3))
     assert [os.path.basename(f) for f in files] == ["good.png"]

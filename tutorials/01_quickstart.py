@@ -42,6 +42,8 @@ from keras import ops
 
 import keras_genae
 from keras_genae.data import grids as images
+from keras_genae.data.samples import sample_images
+from keras_genae.utils.interpolation import interpolate
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
 parser.add_argument("--fast", action="store_true", help="tiny sizes, for a smoke run")
@@ -87,7 +89,7 @@ so that demos need no download. Images are float32 in [0, 1], NHWC.
 """
 
 n = 8 if args.fast else 16
-x, labels = images.sample_images("cifar10", n=n)
+x, labels = sample_images("cifar10", n=n)
 reconstructions = ops.convert_to_numpy(vqvae.reconstruct(x))
 mse = np.mean((x - reconstructions) ** 2, axis=(1, 2, 3))
 print(f"VQ-VAE reconstruction PSNR: {np.mean(10 * np.log10(1 / mse)):.2f} dB")
@@ -140,13 +142,13 @@ line would pass close to the origin, a rare region for the decoder.
 """
 
 steps = 6 if args.fast else 10
-digits, digit_labels = images.sample_images("mnist")
+digits, digit_labels = sample_images("mnist")
 a, b = ops.convert_to_numpy(vae.encode(digits[[3, 8]]))  # a "3" and an "8"
-path = images.interpolate(a, b, steps, method="lerp")
+path = interpolate(a, b, steps, method="lerp")
 encoded_strip = ops.convert_to_numpy(vae.decode(path))
 
 z = images.prior_latents(vae, 2, seed=1)
-prior_strip = ops.convert_to_numpy(vae.decode(images.interpolate(z[0], z[1], steps, method="slerp")))
+prior_strip = ops.convert_to_numpy(vae.decode(interpolate(z[0], z[1], steps, method="slerp")))
 show_rows(
     [encoded_strip, prior_strip],
     [f"lerp {digit_labels[3]}->{digit_labels[8]}", "slerp prior"],

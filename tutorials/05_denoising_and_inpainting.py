@@ -44,7 +44,7 @@ import numpy as np
 from keras import ops
 
 import keras_genae
-from keras_genae.data import grids as images
+from keras_genae.data.samples import sample_images
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
 parser.add_argument("--fast", action="store_true", help="tiny sizes, for a smoke run")
@@ -60,7 +60,7 @@ if args.data_dir:
     clean, _ = load_arrays("mnist", "test[:200]" if args.fast else "test[:1000]", data_dir=args.data_dir)
     clean = clean[..., None] if clean.ndim == 3 else clean
 else:
-    clean, _ = images.sample_images("mnist")
+    clean, _ = sample_images("mnist")
 print("Clean digits:", clean.shape)
 
 dae = keras_genae.load("dae_mnist")

@@ -47,6 +47,7 @@ from keras import ops
 
 import keras_genae
 from keras_genae.data import grids as images
+from keras_genae.data.samples import sample_images
 from keras_genae.hub import manifest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -68,7 +69,7 @@ few images for a useful model: the point is the publishing workflow.)
 """
 
 model = keras_genae.load("vae_mnist")
-x, _ = images.sample_images("fashion_mnist")
+x, _ = sample_images("fashion_mnist")
 model.fit(x, epochs=2 if args.fast else 30, batch_size=16, verbose=0)
 metrics = keras_genae.evaluate(model, x)
 metrics = {k: round(float(metrics[k]), 4) for k in ("psnr", "ssim", "neg_elbo")}

@@ -89,9 +89,9 @@ def to_numpy(tensor):
 # ------------------------------------------------------------------- images
 def read_images(paths, model, invert=False):
     """`(images, files)`: image files read at the model's input shape."""
-    from keras_genae.data import grids
+    from keras_genae.data import image_io
 
-    return grids.load_images(paths, model.image_shape, invert=invert)
+    return image_io.load_images(paths, model.image_shape, invert=invert)
 
 
 def input_images(args, model, name):
@@ -100,7 +100,7 @@ def input_images(args, model, name):
     if args.images:
         x, _ = read_images(args.images, model, invert=args.invert)
     else:
-        from keras_genae.data import grids
+        from keras_genae.data import samples
 
         dataset = dataset_of(name, model)
         if dataset is None:
@@ -108,16 +108,16 @@ def input_images(args, model, name):
                 f"No sample images ship for the input shape {tuple(model.image_shape)} of "
                 f"{name!r}; pass your own with --images DIR or FILES."
             )
-        x, _ = grids.sample_images(dataset)
+        x, _ = samples.sample_images(dataset)
     n = getattr(args, "n", None)
     return x[:n] if n else x
 
 
 def interpolate(a, b, steps, method):
     """Points from `a` to `b` along a line (`"lerp"`) or a great arc."""
-    from keras_genae.data import grids
+    from keras_genae.utils.interpolation import interpolate as path
 
-    return grids.interpolate(a, b, steps, method)
+    return path(a, b, steps, method)
 
 
 def side_by_side(inputs, outputs):

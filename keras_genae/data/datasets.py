@@ -16,7 +16,6 @@ Where the data comes from (`load_dataset` and `load_arrays`):
   release, while a local npz may hold another one (see its README).
 """
 
-import difflib
 import logging
 import os
 import re
@@ -24,16 +23,15 @@ import re
 import numpy as np
 import tensorflow as tf
 
+from keras_genae.data import catalog
 from keras_genae.data import image_io
+from keras_genae.data.catalog import check_dataset_name
 
 logger = logging.getLogger(__name__)
 
-#: Name -> image shape of every dataset that `load_dataset` knows.
-DATASETS = {
-    "mnist": (28, 28, 1),
-    "fashion_mnist": (28, 28, 1),
-    "cifar10": (32, 32, 3),
-}
+#: Name -> image shape of every dataset that `load_dataset` knows (the
+#: datasets of `keras_genae.data.catalog`).
+DATASETS = {name: info.shape for name, info in catalog.DATASETS.items()}
 #: Environment variable naming a folder of `<name>.npz` files.
 DATA_DIR_ENV = "KERAS_GENAE_DATA"
 #: Values of the `binarize` argument of `load_dataset`.
@@ -45,17 +43,6 @@ IMAGE_EXTENSIONS = image_io.IMAGE_EXTENSIONS
 
 _SPLIT_RE = re.compile(r"^(train|test)(?:\[(-?\d+%?)?:(-?\d+%?)?\])?$")
 _AUTOTUNE = tf.data.AUTOTUNE
-
-
-def check_dataset_name(name):
-    """Return `name` if it is a known dataset, else raise with suggestions."""
-    if name in DATASETS:
-        return name
-    close = difflib.get_close_matches(str(name).lower().replace("-", "_"), DATASETS, n=3)
-    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    raise ValueError(
-        f"Unknown dataset {name!r}. Known datasets: {sorted(DATASETS)}.{hint}"
-    )
 
 
 def resolve_data_dir(data_dir=None):

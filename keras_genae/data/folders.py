@@ -1,10 +1,11 @@
 """`from_directory`: a dataset from a folder of image files (re-exported
 as `keras_genae.data.from_directory`).
 
-The files are found and checked by `keras_genae.data.image_io` (regular
-files only, each real folder once, size and pixel caps, one
-unreadable-file policy shared with `images.load_images`), then decoded
-with TensorFlow ops (Pillow for WebP), upright per their EXIF orientation.
+The files are found, checked and decoded by `keras_genae.data.image_io`
+(regular files only, each real folder once, size and pixel caps, one
+unreadable-file policy, one decoder and resizer), the same code as
+`image_io.load_images`: a file gives the same pixels in
+`fit(from_directory(...))` and in `genae reconstruct --images`.
 """
 
 import os
@@ -18,78 +19,17 @@ _AUTOTUNE = tf.data.AUTOTUNE
 
 
 def _make_loader(image_size, channels, crop_to_aspect_ratio):
-    """`load(path, orientation, use_pil)`: a uint8 image at `image_size`.
-
-    PNG, JPEG, BMP and GIF are decoded by TensorFlow; other formats (WebP)
-    by Pillow. The EXIF `orientation` (1-8) is applied."""
+    """`load(path)`: `image_io.load_image` as a `tf.data` op (uint8)."""
     height, width = image_size
 
-    def pil_decode(path):
-        return image_io.read_image(os.fsdecode(path), channels)
+    def read(path):
+        return image_io.load_image(os.fsdecode(path), image_size, channels, crop_to_aspect_ratio)
 
-    def tf_decode(path):
-        image = tf.io.decode_image(tf.io.read_file(path), channels=0, dtype=tf.float32, expand_animations=False)
-        c = tf.shape(image)[-1]
-        # Drop an alpha channel (as PIL's convert does), then match channels.
-        image = tf.cond((c == 2) | (c == 4), lambda: image[..., :-1], lambda: image)
-        c = tf.shape(image)[-1]
-        if channels == 1:
-            image = tf.cond(c == 3, lambda: tf.image.rgb_to_grayscale(image), lambda: image)
-        else:
-            image = tf.cond(c == 1, lambda: tf.tile(image, [1, 1, 3]), lambda: image)
-        return tf.ensure_shape(image, [None, None, channels])
-
-    def decode(path, use_pil):
-        def with_pil():
-            image = tf.numpy_function(pil_decode, [path], tf.uint8, stateful=False)
-            return tf.cast(tf.ensure_shape(image, [None, None, channels]), tf.float32) / 255.0
-
-        return tf.cond(use_pil, with_pil, lambda: tf_decode(path))
-
-    def upright(image, orientation):
-        # EXIF orientation -> the transform that undoes it (as PIL's exif_transpose).
-        branches = [
-            lambda: image,
-            lambda: tf.image.flip_left_right(image),
-            lambda: tf.image.rot90(image, 2),
-            lambda: tf.image.flip_up_down(image),
-            lambda: tf.image.transpose(image),
-            lambda: tf.image.rot90(image, 3),
-            lambda: tf.image.rot90(tf.image.transpose(image), 2),
-            lambda: tf.image.rot90(image, 1),
-        ]
-        return tf.switch_case(tf.clip_by_value(orientation - 1, 0, 7), branches)
-
-    def load(path, orientation, use_pil):
-        image = upright(decode(path, use_pil), orientation)
-        image = tf.ensure_shape(image, [None, None, channels])
-        h, w = tf.shape(image)[0], tf.shape(image)[1]
-        if crop_to_aspect_ratio:  # the largest centered box of the target aspect
-            hf, wf = tf.cast(h, tf.float32), tf.cast(w, tf.float32)
-            ch = tf.clip_by_value(tf.cast(tf.round(wf * height / width), tf.int32), 1, h)
-            cw = tf.clip_by_value(tf.cast(tf.round(hf * width / height), tf.int32), 1, w)
-            image = tf.image.crop_to_bounding_box(image, (h - ch) // 2, (w - cw) // 2, ch, cw)
-            h, w = ch, cw
-        image = tf.cond(
-            (h == height) & (w == width),
-            lambda: image,
-            lambda: tf.image.resize(image, (height, width), "bilinear", antialias=True),
-        )
-        image = tf.ensure_shape(image, [height, width, channels])
-        return tf.cast(tf.round(tf.clip_by_value(image, 0.0, 1.0) * 255.0), tf.uint8)
+    def load(path):
+        image = tf.numpy_function(read, [path], tf.uint8, stateful=False)
+        return tf.ensure_shape(image, [height, width, channels])
 
     return load
-
-
-def _undecodable(files, infos, load):
-    """The files of `files` that `load` does not decode (one pass)."""
-    paths = [os.fsencode(f) for f in files]
-    ds = tf.data.Dataset.from_tensor_slices(
-        (paths, [infos[f]["orientation"] for f in files], [infos[f]["use_pil"] for f in files]))
-    # The reduction makes the decode a data dependency that cannot be pruned.
-    ds = ds.map(lambda p, o, u: (p, tf.reduce_max(load(p, o, u))), num_parallel_calls=_AUTOTUNE)
-    good = {p for p, _ in ds.ignore_errors().as_numpy_iterator()}
-    return {f: "it does not decode (corrupt or truncated)" for f, p in zip(files, paths) if p not in good}
 
 
 def from_directory(
@@ -114,9 +54,10 @@ def from_directory(
     case-insensitive; names starting with "." are skipped, and a GIF gives
     its first frame). Sub-folders are not labels: every image is used.
 
-    - Size: images of another size are resized to `image_size` (bilinear,
-      antialiased). With `crop_to_aspect_ratio=True` they are first cropped
-      at the center to the target aspect ratio, so they are not distorted.
+    - Size: images of another size are resized to `image_size` (Pillow's
+      bilinear filter, antialiased when shrinking). With
+      `crop_to_aspect_ratio=True` they are first cropped at the center to
+      the target aspect ratio, so they are not distorted.
     - Channels: grey images are repeated to RGB when `channels=3`, RGB
       images are converted to grey (ITU-R 601 luma, as PIL's "L") when
       `channels=1`, and an alpha channel is dropped.
@@ -130,9 +71,10 @@ def from_directory(
       not an image; not a regular file (a FIFO or device, also through a
       symlink); over `KERAS_GENAE_MAX_IMAGE_BYTES` bytes (256 MiB) or over
       `KERAS_GENAE_MAX_IMAGE_PIXELS` pixels (PIL's `MAX_IMAGE_PIXELS`), a
-      guard against decompression bombs. `images.load_images` (and
-      `genae reconstruct --images`) apply the same policy
-      (`keras_genae.data.image_io`).
+      guard against decompression bombs.
+    - The same file gives the same pixels here and in
+      `keras_genae.data.load_images` (and so `genae reconstruct --images`
+      and `genae finetune`): both read it with `image_io.load_image`.
 
     Args:
         path: str or path-like. The folder.
@@ -197,21 +139,17 @@ def from_directory(
         )
     files = files[:limit] if limit else files
     where = f"under {path!r}"
-    infos, reasons = {}, {}
-    for f in files:
-        infos[f], reasons[f] = image_io.probe(f)
-        if infos[f] is not None:
-            infos[f]["use_pil"] = infos[f]["format"] not in image_io.TF_FORMATS
+    image_size = tuple(image_size)
+    files = image_io.select(files, on_error, {f: image_io.probe(f)[1] for f in files}, where)
+    # Every file is decoded once now, so that an unreadable one is named here.
+    _, reasons = image_io.decode_files(files, image_size, channels, crop_to_aspect_ratio, keep=False)
     files = image_io.select(files, on_error, reasons, where)
-    load = _make_loader(tuple(image_size), channels, crop_to_aspect_ratio)
-    files = image_io.select(files, on_error, _undecodable(files, infos, load), where)
+    load = _make_loader(image_size, channels, crop_to_aspect_ratio)
 
-    ds = tf.data.Dataset.from_tensor_slices((
-        [os.fsencode(f) for f in files], [infos[f]["orientation"] for f in files],
-        [infos[f]["use_pil"] for f in files]))
+    ds = tf.data.Dataset.from_tensor_slices([os.fsencode(f) for f in files])
     if shuffle and not cache:
         ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.map(lambda p, o, u: (load(p, o, u), 0), num_parallel_calls=_AUTOTUNE)
+    ds = ds.map(lambda p: (load(p), 0), num_parallel_calls=_AUTOTUNE)
     return _finish(
         ds, len(files), batch_size, shuffle and bool(cache), seed, cache, prefetch,
         drop_remainder, with_labels=False,

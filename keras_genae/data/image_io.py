@@ -1,8 +1,16 @@
-"""Finding and checking image files, shared by `data.from_directory` and
-`images.load_images` (and so by `genae reconstruct --images`).
+"""The one image-file reader: `data.from_directory` (a `tf.data` pipeline)
+and `load_images` (NumPy, used by `genae reconstruct --images` and
+`genae finetune`) both list, check and decode files here, so the same file
+gives the same pixels in both.
 
-One policy for both readers:
-
+- Decoding: `load_image` decodes with Pillow, applies the EXIF
+  orientation (photos come in upright), converts to grey (Pillow's "L",
+  ITU-R 601 luma) or RGB (an alpha channel is dropped, grey is repeated,
+  16-bit grey is scaled), optionally crops at the center to the target
+  aspect ratio, and resizes with Pillow's bilinear filter (antialiased
+  when shrinking). Pillow, not TensorFlow, so that the CLI reads images
+  without importing TensorFlow on the JAX and PyTorch backends, and one
+  JPEG decoder (libjpeg) serves both readers.
 - Only regular files are read (a symlink is followed to its target, which
   must be a regular file): a FIFO, a device such as `/dev/zero` or a socket
   named `.png` is skipped, never opened.
@@ -18,7 +26,6 @@ One policy for both readers:
   (`on_error="raise"`); when no file is readable, it raises.
 - File names are kept as the OS gives them: a name that is not valid
   UTF-8 is read like any other.
-- EXIF orientation is applied, so photos come in upright.
 """
 
 import logging
@@ -35,8 +42,6 @@ MAX_BYTES_ENV = "KERAS_GENAE_MAX_IMAGE_BYTES"
 MAX_PIXELS_ENV = "KERAS_GENAE_MAX_IMAGE_PIXELS"
 DEFAULT_MAX_BYTES = 256 << 20
 DEFAULT_MAX_PIXELS = 89_478_485  # PIL.Image.MAX_IMAGE_PIXELS
-#: Formats TensorFlow's `decode_image` reads; others are decoded by Pillow.
-TF_FORMATS = ("PNG", "JPEG", "BMP", "GIF")
 
 
 def limits():
@@ -177,18 +182,159 @@ def check_on_error(on_error):
         raise ValueError(f"`on_error` must be 'warn' or 'raise'. Received: on_error={on_error!r}")
 
 
-def read_image(path, channels):
-    """Decode an image file with Pillow, upright, as uint8 `(h, w, channels)`.
+def crop_box(width, height, target_height, target_width):
+    """The largest centered box `(left, top, right, bottom)` of a
+    `width` x `height` image with the aspect ratio of the target."""
+    crop_h = min(max(int(round(width * target_height / target_width)), 1), height)
+    crop_w = min(max(int(round(height * target_width / target_height)), 1), width)
+    top, left = (height - crop_h) // 2, (width - crop_w) // 2
+    return left, top, left + crop_w, top + crop_h
 
-    The caller has checked it with `probe`. The first frame of an
-    animation is used; an alpha channel is dropped.
+
+def _to_mode(image, channels):
+    """`image` as Pillow's "L" or "RGB": an alpha channel is dropped, and
+    16-bit grey is scaled (Pillow's own conversion would clip it)."""
+    if image.mode == "I" or image.mode.startswith("I;16"):
+        from PIL import Image
+
+        values = np.asarray(image, dtype="float64")
+        grey = np.round(np.clip(values / 65535.0, 0.0, 1.0) * 255.0).astype("uint8")
+        image = Image.fromarray(grey)
+    return image.convert("L" if channels == 1 else "RGB")
+
+
+def load_image(path, image_size, channels, crop_to_aspect_ratio=False):
+    """Read one image file the keras_genae way, as uint8 `(height, width,
+    channels)`: the one decoder of `from_directory` and `load_images`.
+
+    The caller has checked the file with `probe`. Pillow decodes it (the
+    first frame of an animation), turns it upright (EXIF orientation),
+    converts it to grey (ITU-R 601 luma, Pillow's "L") or RGB (an alpha
+    channel is dropped; grey is repeated), crops it at the center to the
+    target aspect ratio if asked, then resizes it with Pillow's bilinear
+    filter (antialiased when shrinking).
+
+    Args:
+        path: str or path-like. The file.
+        image_size: tuple `(height, width)`.
+        channels: `1` or `3`.
+        crop_to_aspect_ratio: bool. Defaults to `False` (the image is
+            stretched to `image_size`).
+
+    Returns:
+        uint8 array `(height, width, channels)`.
     """
     from PIL import Image
     from PIL import ImageOps
 
+    height, width = image_size
     with Image.open(path) as image:
         image.seek(0)
-        image = ImageOps.exif_transpose(image)
-        image = image.convert("L" if channels == 1 else "RGB")
-        array = np.asarray(image, dtype="uint8")
-    return array.reshape(array.shape[0], array.shape[1], channels)
+        image = _to_mode(ImageOps.exif_transpose(image), channels)
+    if crop_to_aspect_ratio:
+        box = crop_box(image.width, image.height, height, width)
+        if box != (0, 0, image.width, image.height):
+            image = image.crop(box)
+    if image.size != (width, height):
+        image = image.resize((width, height), Image.Resampling.BILINEAR)
+    return np.asarray(image, dtype="uint8").reshape(height, width, channels)
+
+
+def decode_files(files, image_size, channels, crop_to_aspect_ratio=False, keep=True):
+    """`load_image` every file (in threads: Pillow releases the GIL).
+
+    Returns:
+        `(arrays, reasons)`: dicts from each file to its uint8 image
+        (empty when `keep=False`) and to why it does not decode (None when
+        it does).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    def read(f):
+        try:
+            image = load_image(f, image_size, channels, crop_to_aspect_ratio)
+            return (image if keep else None), None
+        except Exception as e:  # Pillow raises many types on corrupt data.
+            return None, f"it does not decode ({type(e).__name__}: {e})"
+
+    with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
+        results = list(pool.map(read, files))
+    arrays = {f: a for f, (a, _) in zip(files, results) if a is not None}
+    return arrays, {f: reason for f, (_, reason) in zip(files, results)}
+
+
+def _gather(paths):
+    """The image files named by `paths` (files, folders or a list of both)."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    files = []
+    for p in paths:
+        p = os.fspath(p)
+        if os.path.isdir(p):
+            found, _ = list_image_files(p)
+            if not found:
+                raise ValueError(f"No image files ({', '.join(IMAGE_EXTENSIONS)}) found under {p!r}.")
+            files += found
+        elif os.path.lexists(p):
+            files.append(p)
+        else:
+            raise FileNotFoundError(f"No such image file or folder: {p!r}.")
+    if not files:
+        raise ValueError("`paths` must name at least one image file or folder. Received: paths=[]")
+    return files
+
+
+def load_images(paths, image_shape, invert=False, on_error="warn", crop_to_aspect_ratio=False):
+    """Read image files as a float32 batch at `image_shape`.
+
+    Each file is read by `load_image`, as by `data.from_directory`, so the
+    same file gives the same pixels in both: upright (EXIF orientation),
+    grey or RGB to match the channels (an alpha channel is dropped),
+    optionally cropped at the center to the target aspect ratio, resized
+    with Pillow's bilinear filter, and scaled to [0, 1]. Unreadable files
+    follow the same policy too: special files, files over the size or
+    pixel caps and files that do not decode are skipped with a logged
+    warning (`on_error="warn"`) or raise (`on_error="raise"`); when none
+    is readable, it raises.
+
+    Args:
+        paths: a file, a folder (searched recursively for PNG, JPEG, BMP,
+            GIF and WebP files), or a list of files and folders.
+        image_shape: tuple `(height, width, channels)` with 1 or 3 channels,
+            e.g. `model.image_shape`.
+        invert: bool. Use `1 - x`, e.g. for dark digits on white paper with
+            a model trained on MNIST's white digits on black. Defaults to
+            `False`.
+        on_error: `"warn"` or `"raise"`. Defaults to `"warn"`.
+        crop_to_aspect_ratio: bool. Crop at the center to the aspect ratio
+            of `image_shape` before resizing, so images are not distorted.
+            Defaults to `False`.
+
+    Returns:
+        `(images, files)`: float32 array `(n, height, width, channels)`
+        and the list of files read, in the same order.
+
+    Example:
+    >>> x, files = load_images("my_digits/", (28, 28, 1), invert=True)
+    """
+    if (
+        len(image_shape) != 3 or image_shape[-1] not in (1, 3)
+        or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0
+                   for d in image_shape)
+    ):
+        raise ValueError(
+            "`image_shape` must be (height, width, channels) with 1 or 3 "
+            f"channels. Received: image_shape={tuple(image_shape)}"
+        )
+    check_on_error(on_error)
+    height, width, channels = (int(d) for d in image_shape)
+    files = _gather(paths)
+    reasons = {f: probe(f)[1] for f in files}
+    arrays, decode_reasons = decode_files(
+        [f for f in files if not reasons[f]], (height, width), channels, crop_to_aspect_ratio)
+    reasons.update(decode_reasons)
+    files = select(files, on_error, reasons, "given")
+    batch = np.stack([arrays[f] for f in files]).astype("float32") / 255.0
+    if invert:
+        batch = 1.0 - batch
+    return batch, files
