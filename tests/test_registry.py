@@ -189,7 +189,7 @@ def test_entry_from_checkpoint_then_add_to_manifest(tmp_path, monkeypatch, capsy
     directory = tmp_path / "vae_tiny"
     printed_entry = keras_genae.save_pretrained(
         model, directory, dataset="synthetic", data_license="CC0-1.0", metrics={"elbo": 12.5},
-        description="A tiny VAE.", preprocessing="none, already in [0, 1]",
+        description="A tiny VAE.", preprocessing="none, already in [0, 1]", print_manifest=True,
     )
     assert '"vae_tiny"' in capsys.readouterr().out
     # Before the push the Hub location is a placeholder that validation rejects.

@@ -20,7 +20,7 @@ def _one_line(error):
 def main(argv=None):
     """Run `genae` with `argv` (default `sys.argv[1:]`); return the exit
     status: 0, 1 for any error (bad arguments included), 130 when
-    interrupted. `--help` prints the help and returns 0.
+    interrupted. `--help` (or no command) prints the help and returns 0.
 
     Example:
     >>> from keras_genae.cli import main

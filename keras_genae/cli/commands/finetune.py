@@ -12,7 +12,7 @@ from keras_genae.cli import common
 from keras_genae.hub.api import load
 from keras_genae.hub.api import save_pretrained
 from keras_genae.models import family as families
-from keras_genae.models.base import get_architecture
+from keras_genae.models.base import LOADABLE_MODELS
 from keras_genae.utils.run_lock import run_lock
 from keras_genae.workflow.finetune import finetune
 from keras_genae.workflow.finetune import split_validation
@@ -37,7 +37,7 @@ def check_image_sizes(files, image_shape):
 
 def _reconstructing_families():
     return ", ".join(f.alias for f in families.list_families()
-                     if "reconstruct" in get_architecture(f.architecture).capabilities)
+                     if "reconstruct" in LOADABLE_MODELS[f.architecture].capabilities)
 
 
 def run(args):
