@@ -282,7 +282,7 @@ def save_classifier(classifier, directory, **card_fields):
     """Write a classifier as a checkpoint directory (`save_pretrained`'s
     layout, without optimizer state). `card_fields` as for
     `keras_genae.save_pretrained`."""
-    from keras_genae.hub.checkpoint import save_checkpoint
+    from keras_genae.hub.checkpoint_writer import save_checkpoint
 
     return save_checkpoint(classifier, directory, overwrite=True, **card_fields)
 

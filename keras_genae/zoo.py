@@ -147,6 +147,7 @@ def publish(directory, name=None):
     """Copy a checkpoint directory into the package and add its manifest
     entry (Hub repo `keras-genae/<name>` at tag `HUB_REVISION`)."""
     from keras_genae.hub import manifest
+    from keras_genae.hub import manifest_writer
 
     directory = Path(directory)
     name = name or directory.name
@@ -158,10 +159,10 @@ def publish(directory, name=None):
     os.replace(tmp, target)
     with open(target / "metadata.json") as f:
         metadata = json.load(f)
-    entry = manifest.manifest_entry_from_checkpoint(
+    entry = manifest_writer.manifest_entry_from_checkpoint(
         target, repo_id=f"{HUB_NAMESPACE}/{name}", revision=HUB_REVISION)
     entry["metrics"] = {k: v for k, v in (metadata.get("metrics") or entry["metrics"]).items()}
-    manifest.add_to_manifest(name, entry)
+    manifest_writer.add_to_manifest(name, entry, path=manifest.manifest_path())
     return entry
 
 

@@ -14,6 +14,7 @@ import pytest
 import keras_genae
 from keras_genae.hub import api as hub
 from keras_genae.hub import manifest
+from keras_genae.hub import manifest_writer
 from keras_genae.hub import DownloadError
 from tests.hub_fixtures import blob_files
 from tests.hub_fixtures import cache_problems
@@ -326,7 +327,7 @@ def test_keras_load_model_hf(served, model, images):
 
 # -------------------------------------------------------------- manifest
 def manifest_entry(saved, sha):
-    return manifest.manifest_entry_from_checkpoint(saved, repo_id=REPO, revision=sha)
+    return manifest_writer.manifest_entry_from_checkpoint(saved, repo_id=REPO, revision=sha)
 
 
 def test_manifest_name_downloads_pinned_revision_and_verifies(served, saved, model, images, monkeypatch, tmp_path):
