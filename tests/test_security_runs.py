@@ -197,6 +197,60 @@ def test_replace_dir_racing_itself_never_fails(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["dst"]
 
 
+def test_atomic_dir_never_leaves_a_half_written_directory(tmp_path):
+    target = tmp_path / "ckpt"
+    with io_utils.atomic_dir(target) as tmp:
+        assert tmp.parent == tmp_path and tmp.name.startswith(".ckpt.") and tmp.name.endswith(".tmp")
+        (tmp / "a.json").write_text("1")
+        assert not target.exists()  # Nothing at the target while it is written.
+    assert os.listdir(target) == ["a.json"] and oct(target.stat().st_mode & 0o777) == "0o755"
+    with pytest.raises(FileExistsError, match=r"overwrite=True.*Received: path="):
+        with io_utils.atomic_dir(target):
+            pass
+    with pytest.raises(KeyboardInterrupt):  # A crash mid-write: the old directory stays whole.
+        with io_utils.atomic_dir(target, overwrite=True) as tmp:
+            (tmp / "b.json").write_text("half")
+            raise KeyboardInterrupt
+    assert os.listdir(target) == ["a.json"]
+    with io_utils.atomic_dir(target, overwrite=True) as tmp:
+        (tmp / "sub").mkdir()
+        (tmp / "sub" / "c.json").write_text("2")
+    assert sorted(os.listdir(target)) == ["sub"]
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt"]  # No .tmp or .old left.
+
+
+def test_atomic_dir_refuses_a_directory_another_writer_created_meanwhile(tmp_path):
+    target = tmp_path / "ckpt"
+    with pytest.raises(FileExistsError, match="another writer"):
+        with io_utils.atomic_dir(target) as tmp:
+            (tmp / "mine").write_text("x")
+            target.mkdir()
+            (target / "theirs").write_text("y")
+    assert os.listdir(target) == ["theirs"] and [p.name for p in tmp_path.iterdir()] == ["ckpt"]
+
+
+def test_atomic_path_and_write_json_keep_the_old_file_on_a_crash(tmp_path):
+    path = tmp_path / "state.json"
+    io_utils.write_json(path, {"epoch": 1})
+    with pytest.raises(KeyboardInterrupt):
+        with io_utils.atomic_path(path) as tmp:
+            assert tmp.endswith(".partial.json")
+            with open(tmp, "w") as f:
+                f.write('{"epo')
+            raise KeyboardInterrupt
+    assert json.loads(path.read_text()) == {"epoch": 1} and os.listdir(tmp_path) == ["state.json"]
+
+
+def test_one_git_blob_sha1_for_files_and_bytes(tmp_path):
+    from keras_genae.hub.download import git_blob_sha1
+
+    (tmp_path / "f").write_bytes(b"hello\n")
+    # `git hash-object` of "hello\n".
+    assert git_blob_sha1(tmp_path / "f") == git_blob_sha1(data=b"hello\n") == "ce013625030ba8dba906f756967f9e9ca394464a"
+    with pytest.raises(ValueError, match="exactly one of `path` and `data`"):
+        git_blob_sha1(tmp_path / "f", data=b"")
+
+
 # ------------------------------------------------------------- 14. configs
 @pytest.fixture
 def ckpt(tmp_path):
