@@ -6,6 +6,8 @@ import os
 import keras
 import numpy as np
 
+from keras_genae.models import family
+
 DATA_DIR = os.path.join(os.path.dirname(__file__), "data")
 
 SHAPES = {"mnist": (28, 28, 1), "cifar10": (32, 32, 3)}
@@ -22,18 +24,9 @@ with module.run_lock(sys.argv[2], sys.argv[3]):
     time.sleep(60)
 """
 
-# Small configurations so that every test runs in seconds. An architecture
-# missing here is tested with its defaults: new models are covered anyway.
-TINY_CONFIGS = {
-    "Autoencoder": dict(latent_dim=8, encoder_filters=(8, 16)),
-    "DenoisingAutoencoder": dict(latent_dim=8, encoder_filters=(8, 16)),
-    "VAE": dict(latent_dim=4, encoder_filters=(8, 16)),
-    "VQVAE": dict(
-        num_embeddings=16, embedding_dim=4, encoder_filters=(8, 16), num_res_blocks=1
-    ),
-    "AdversarialAutoencoder": dict(latent_dim=4, encoder_filters=(8, 16)),
-    "DCGAN": dict(latent_dim=8),
-}
+# Small configurations so that every test runs in seconds: each family's
+# `test_config` (keras_genae/models/<family>/presets.py), by class name.
+TINY_CONFIGS = {f.architecture: dict(f.test_config) for f in family.list_families()}
 
 # Configurations that exercise the state a step changes besides the
 # weights: BatchNorm in the conv stacks and in the DCGAN generator, every
