@@ -1,9 +1,12 @@
 """Shared test helpers, in the spirit of KerasHub's `TestCase`."""
 
+import json
 import os
 
 import keras
 import numpy as np
+
+from keras_genae.models import family
 
 DATA_DIR = os.path.join(os.path.dirname(__file__), "data")
 
@@ -21,18 +24,9 @@ with module.run_lock(sys.argv[2], sys.argv[3]):
     time.sleep(60)
 """
 
-# Small configurations so that every test runs in seconds. An architecture
-# missing here is tested with its defaults: new models are covered anyway.
-TINY_CONFIGS = {
-    "Autoencoder": dict(latent_dim=8, encoder_filters=(8, 16)),
-    "DenoisingAutoencoder": dict(latent_dim=8, encoder_filters=(8, 16)),
-    "VAE": dict(latent_dim=4, encoder_filters=(8, 16)),
-    "VQVAE": dict(
-        num_embeddings=16, embedding_dim=4, encoder_filters=(8, 16), num_res_blocks=1
-    ),
-    "AdversarialAutoencoder": dict(latent_dim=4, encoder_filters=(8, 16)),
-    "DCGAN": dict(latent_dim=8),
-}
+# Small configurations so that every test runs in seconds: each family's
+# `test_config` (keras_genae/models/<family>/presets.py), by class name.
+TINY_CONFIGS = {f.architecture: dict(f.test_config) for f in family.list_families()}
 
 # Configurations that exercise the state a step changes besides the
 # weights: BatchNorm in the conv stacks and in the DCGAN generator, every
@@ -87,17 +81,133 @@ def model_outputs(model, x):
     return keras.ops.convert_to_numpy(model.sample(len(x), seed=123))
 
 
-def run_serialization_test(model):
-    """`get_config` -> `from_config` gives the same config and architecture."""
-    config = model.get_config()
-    clone = type(model).from_config(config)
-    assert clone.get_config() == config
-    assert clone.count_params() == model.count_params()
-    revived = keras.saving.deserialize_keras_object(
-        keras.saving.serialize_keras_object(model)
-    )
-    assert type(revived) is type(model)
+#: Public attributes that `compile` and `fit` add to any Keras model, so
+#: an uncompiled copy from `from_config` lacks them; ignored by the
+#: `dir()` check.
+RUNTIME_ATTRIBUTES = frozenset({"history", "optimizer", "stop_training"})
+
+
+def _json(config):
+    """`config` as canonical JSON; fails if it holds a non-JSON value."""
+    return json.dumps(config, sort_keys=True, indent=1)
+
+
+def public_attributes(instance):
+    """The `dir()`-visible public attribute names of `instance`."""
+    return {a for a in dir(instance) if not a.startswith("_")} - RUNTIME_ATTRIBUTES
+
+
+def run_serialization_test(instance):
+    """Round-trip `instance` (a layer or a model) through its config, as
+    KerasHub's `TestCase.run_serialization_test` does.
+
+    Checks that `get_config()` and `keras.saving.serialize_keras_object`
+    are JSON, that `from_config(get_config())` and deserializing the JSON
+    of `serialize_keras_object` both give the same config (compared as
+    JSON), the same class, the same parameter count and the same public
+    attributes (`dir()`, without those `fit` adds), and that a built
+    instance revives built.
+
+    Returns:
+        The `from_config` clone.
+    """
+    cls = type(instance)
+    config = instance.get_config()
+    config_json = _json(config)
+    reference = public_attributes(instance)
+    built = instance.built
+    count = instance.count_params() if built else None
+
+    clone = cls.from_config(config)
+    if built and not clone.built:
+        clone.build_from_config(instance.get_build_config())
+    assert _json(clone.get_config()) == config_json
+    assert public_attributes(clone) == reference, sorted(public_attributes(clone) ^ reference)
+
+    serialized = keras.saving.serialize_keras_object(instance)
+    revived = keras.saving.deserialize_keras_object(json.loads(_json(serialized)))
+    assert type(revived) is cls
+    assert revived.built == built
+    assert _json(revived.get_config()) == config_json
+    assert public_attributes(revived) == reference, sorted(public_attributes(revived) ^ reference)
+    if built:
+        assert clone.count_params() == revived.count_params() == count
     return clone
+
+
+def _input_data(input_shape, seed=0):
+    return np.random.default_rng(seed).random(input_shape, dtype=np.float32)
+
+
+def _output_shapes(output):
+    """The shape tuple of a tensor, or a tuple of those for a tuple output."""
+    if isinstance(output, (tuple, list)):
+        return tuple(_output_shapes(o) for o in output)
+    return tuple(output.shape)
+
+
+def run_layer_test(layer_cls, init_kwargs, input_shape, expected_output_shape, call_kwargs=None,
+                   expected_num_trainable_weights=None, expected_num_non_trainable_weights=None,
+                   input_data=None):
+    """Run the basic checks on a layer, in the spirit of KerasHub's and
+    Keras' `run_layer_test`.
+
+    1. Serialization of the unbuilt layer (`run_serialization_test`).
+    2. A symbolic call on a `keras.KerasTensor` of `input_shape` (batch
+       axis unknown) gives `expected_output_shape` (batch axis `None`).
+    3. An eager call on data of `input_shape` gives
+       `expected_output_shape`, builds the layer, and creates the expected
+       numbers of trainable and non-trainable weights; `build` alone
+       creates the same weights.
+    4. Serialization of the built layer; a `from_config` clone with the
+       layer's weights gives the same output.
+
+    Args:
+        layer_cls: the layer class.
+        init_kwargs: dict. Constructor arguments.
+        input_shape: tuple of int, with the batch axis.
+        expected_output_shape: tuple of int, or a tuple of such tuples for
+            a layer that returns a tuple.
+        call_kwargs: dict. Extra call arguments (e.g. `training=False`).
+        expected_num_trainable_weights: int or None (not checked).
+        expected_num_non_trainable_weights: int or None (not checked).
+        input_data: array or None. Defaults to uniform [0, 1) values.
+
+    Returns:
+        The eagerly called layer.
+    """
+    call_kwargs = dict(call_kwargs or {})
+    data = _input_data(input_shape) if input_data is None else input_data
+
+    def with_unknown_batch(shape):
+        if shape and isinstance(shape[0], (tuple, list)):
+            return tuple(with_unknown_batch(s) for s in shape)
+        return (None,) + tuple(shape[1:])
+
+    run_serialization_test(layer_cls(**init_kwargs))
+
+    symbolic = layer_cls(**init_kwargs)
+    output = symbolic(keras.KerasTensor((None,) + tuple(input_shape[1:])), **call_kwargs)
+    assert _output_shapes(output) == with_unknown_batch(expected_output_shape)
+
+    layer = layer_cls(**init_kwargs)
+    assert not layer.built
+    output = layer(data, **call_kwargs)
+    assert layer.built
+    assert _output_shapes(output) == tuple(expected_output_shape)
+    if expected_num_trainable_weights is not None:
+        assert len(layer.trainable_weights) == expected_num_trainable_weights
+    if expected_num_non_trainable_weights is not None:
+        assert len(layer.non_trainable_weights) == expected_num_non_trainable_weights
+    built_only = layer_cls(**init_kwargs)
+    built_only.build(input_shape)
+    assert [tuple(w.shape) for w in built_only.weights] == [tuple(w.shape) for w in layer.weights]
+
+    clone = run_serialization_test(layer)
+    clone.set_weights(layer.get_weights())
+    for a, b in zip(keras.tree.flatten(clone(data, **call_kwargs)), keras.tree.flatten(output)):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), atol=1e-6)
+    return layer
 
 
 def run_saving_test(model, x, tmp_path):

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from keras_genae.hub import manifest as registry
+from keras_genae.hub.manifest_writer import manifest_entry_from_checkpoint
 from keras_genae.cli import main
 from keras_genae.hub import save_pretrained
 from keras_genae.models import DCGAN
@@ -91,7 +91,7 @@ def zoo(tmp_path_factory):
         (snapshot / "refs").mkdir(parents=True)
         (snapshot / "refs" / REVISION).write_text(COMMIT)
         shutil.copytree(directory, snapshot / "snapshots" / COMMIT)
-        models[name] = registry.manifest_entry_from_checkpoint(
+        models[name] = manifest_entry_from_checkpoint(
             directory, repo_id=f"test/{name}", revision=REVISION)
     manifest = root / "manifest.json"
     manifest.write_text(json.dumps({"schema_version": 1, "models": models}))
@@ -235,12 +235,9 @@ def test_train_a_recipe(zoo, capsys, tmp_path):
 
 
 def test_push_to_a_local_hub(zoo, capsys, tmp_path, monkeypatch):
-    sys.path.insert(0, str(ROOT / "tutorials"))
-    try:
-        from local_hub import LocalHub
-    finally:
-        sys.path.remove(str(ROOT / "tutorials"))
-    hub = LocalHub(tmp_path / "hub").start()
+    from tools.fakehub import FakeHub
+
+    hub = FakeHub().start()
     try:
         monkeypatch.setenv("HF_ENDPOINT", hub.url)
         monkeypatch.delenv("HF_HUB_OFFLINE")
@@ -254,7 +251,7 @@ def test_push_to_a_local_hub(zoo, capsys, tmp_path, monkeypatch):
         assert code == 0, err
         commit = json.loads(out[out.index("{"):])["tiny_vae"]["hub"]["revision"]
         assert f"hf://me/tiny-vae@{commit}" in out
-        assert (tmp_path / "hub" / "me" / "tiny-vae" / commit / "model.weights.h5").is_file()
+        assert "model.weights.h5" in hub.files("me/tiny-vae", commit)
         code, out, _ = run(capsys, "sample", f"hf://me/tiny-vae@{commit}", "-n", 4, "--out", tmp_path / "s.png")
         assert code == 0 and png_size(tmp_path / "s.png") == grid_size(4, 2, 28, 28)
     finally:

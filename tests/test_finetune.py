@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 import keras_genae
-from keras_genae.hub import checkpoint
+from keras_genae.hub import checkpoint_reader as checkpoint
 from keras_genae.models import family as recipes
 from keras_genae.hub import manifest
 from keras_genae.cli import main

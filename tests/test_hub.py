@@ -14,6 +14,7 @@ import pytest
 import keras_genae
 from keras_genae.hub import api as hub
 from keras_genae.hub import manifest
+from keras_genae.hub import manifest_writer
 from keras_genae.hub import DownloadError
 from tests.hub_fixtures import blob_files
 from tests.hub_fixtures import cache_problems
@@ -330,7 +331,7 @@ def test_keras_load_model_hf(served, model, images):
 
 # -------------------------------------------------------------- manifest
 def manifest_entry(saved, sha):
-    return manifest.manifest_entry_from_checkpoint(saved, repo_id=REPO, revision=sha)
+    return manifest_writer.manifest_entry_from_checkpoint(saved, repo_id=REPO, revision=sha)
 
 
 def test_manifest_name_downloads_pinned_revision_and_verifies(served, saved, model, images, monkeypatch, tmp_path):
@@ -412,3 +413,20 @@ def test_push_to_hub_uploads_the_checkpoint_folder(served, model, images, monkey
     assert entry["hub"]["revision"] in capsys.readouterr().out
     restored = keras_genae.load("hf://genae-test/pushed")
     np.testing.assert_array_equal(outputs(restored, images), outputs(model, images))
+
+
+def test_push_to_hub_over_http_then_load_the_pinned_commit(fake_hub, saved, model, images):  # noqa: F811
+    # The real HfApi: create_repo, preupload and an NDJSON commit to the fake Hub.
+    entry = keras_genae.push_to_hub(saved, "genae-test/uploaded", verbose=False)
+    commit = entry["hub"]["revision"]
+    stored = fake_hub.files("genae-test/uploaded", commit)
+    assert sorted(stored) == ["README.md", "config.json", "metadata.json", WEIGHTS]
+    assert stored[WEIGHTS] == (saved / WEIGHTS).read_bytes()
+    assert fake_hub.count("POST", "create") == 1
+    manifest.validate_entry("uploaded", entry)
+    restored = keras_genae.load(f"hf://genae-test/uploaded@{commit}")
+    np.testing.assert_array_equal(outputs(restored, images), outputs(model, images))
+    # A second push to the same repo (it exists: 409, accepted) is a new commit on main.
+    again = keras_genae.push_to_hub(saved, "genae-test/uploaded", verbose=False)
+    assert again["hub"]["revision"] != commit
+    assert fake_hub.repos["genae-test/uploaded"]["refs"]["main"] == again["hub"]["revision"]

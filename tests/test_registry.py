@@ -10,6 +10,7 @@ import pytest
 
 import keras_genae
 from keras_genae.hub import manifest as registry
+from keras_genae.hub import manifest_writer
 
 ROOT = Path(__file__).resolve().parents[1]
 SHA = "ab" * 32
@@ -196,7 +197,7 @@ def test_entry_from_checkpoint_then_add_to_manifest(tmp_path, monkeypatch, capsy
     with pytest.raises(ValueError, match="hub"):
         registry.validate_entry("vae_tiny", printed_entry)
 
-    built = registry.manifest_entry_from_checkpoint(directory, repo_id="keras-genae/vae_tiny", revision=COMMIT)
+    built = manifest_writer.manifest_entry_from_checkpoint(directory, repo_id="keras-genae/vae_tiny", revision=COMMIT)
     registry.validate_entry("vae_tiny", built)
     assert built["architecture"] == "VAE"
     assert built["dataset"] == "synthetic" and built["data_license"] == "CC0-1.0"
@@ -209,11 +210,34 @@ def test_entry_from_checkpoint_then_add_to_manifest(tmp_path, monkeypatch, capsy
 
     manifest = tmp_path / "weights_manifest.json"
     manifest.write_text(json.dumps({"schema_version": 1, "models": {"vqvae_cifar10": entry()}}))
-    registry.add_to_manifest("vae_tiny", built, path=manifest)
+    manifest_writer.add_to_manifest("vae_tiny", built, path=manifest)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
     monkeypatch.setenv(registry.MANIFEST_ENV_VAR, str(manifest))
     assert keras_genae.list_models() == ["vae_tiny", "vqvae_cifar10"]
     assert keras_genae.model_info("vae_tiny")["files"] == built["files"]
     with pytest.raises(ValueError, match=r"models\['vae_bad'\]\.hub"):
-        registry.add_to_manifest("vae_bad", printed_entry, path=manifest)
+        manifest_writer.add_to_manifest("vae_bad", printed_entry, path=manifest)
     assert keras_genae.list_models() == ["vae_tiny", "vqvae_cifar10"]
+
+
+def test_add_to_manifest_writes_only_the_file_it_is_given(tmp_path):
+    shipped = registry.manifest_path()
+    before = shipped.read_bytes()
+    with pytest.raises(TypeError, match="path"):
+        manifest_writer.add_to_manifest("x", entry())  # No default manifest.
+    with pytest.raises(ValueError, match=r"`path` must name the manifest file.*Received: path=None"):
+        manifest_writer.add_to_manifest("x", entry(), path=None)
+    # A symlinked manifest (as at the repository root) rewrites its target.
+    target = tmp_path / "real" / "weights_manifest.json"
+    target.parent.mkdir()
+    target.write_text(json.dumps({"schema_version": 1, "models": {}}))
+    link = tmp_path / "weights_manifest.json"
+    link.symlink_to(target)
+    manifest_writer.add_to_manifest("zz_new", entry(), path=link)
+    manifest_writer.add_to_manifest("aa_new", entry(), path=link)
+    assert link.is_symlink()
+    data = json.loads(target.read_text())
+    assert list(data["models"]) == ["aa_new", "zz_new"] and data["schema_version"] == 1
+    assert shipped.read_bytes() == before
+    # The read side has no authoring functions.
+    assert not hasattr(registry, "add_to_manifest") and not hasattr(registry, "manifest_entry_from_checkpoint")

@@ -17,10 +17,11 @@ import pytest
 
 import keras_genae
 from keras_genae import callbacks
-from keras_genae.hub import checkpoint
+from keras_genae.hub import checkpoint_reader
 from keras_genae import train as train_lib
 from keras_genae.callbacks import EpochCheckpoint
 from keras_genae.errors import RunLockedError
+from keras_genae.utils import io as io_utils
 from keras_genae.utils import run_lock
 from tests.helpers import LOCK_HOLDER
 from tests.helpers import write_npz_dir
@@ -165,7 +166,7 @@ def test_save_pretrained_survives_a_writer_that_lands_first(tmp_path, monkeypatc
             open(os.path.join(target, "config.json"), "w").close()
         return real_rename(src, dst)
 
-    monkeypatch.setattr(checkpoint.os, "rename", racing_rename)
+    monkeypatch.setattr(io_utils.os, "rename", racing_rename)
     keras_genae.save_pretrained(model, target, overwrite=True, verbose=False)
     monkeypatch.undo()
     assert sorted(os.listdir(target)) == ["README.md", "config.json", "metadata.json", "model.weights.h5"]
@@ -182,7 +183,7 @@ def test_replace_dir_racing_itself_never_fails(tmp_path):
             src.mkdir()
             (src / f"{tag}_{i}").write_text("x")
             try:
-                checkpoint._replace_dir(src, dst)
+                io_utils.replace_dir(src, dst)
             except OSError as e:  # pragma: no cover - the failure this test catches
                 errors.append(e)
 
@@ -194,6 +195,60 @@ def test_replace_dir_racing_itself_never_fails(tmp_path):
     assert errors == []
     assert len(os.listdir(dst)) == 1  # One complete directory: the last writer's.
     assert [p.name for p in tmp_path.iterdir()] == ["dst"]
+
+
+def test_atomic_dir_never_leaves_a_half_written_directory(tmp_path):
+    target = tmp_path / "ckpt"
+    with io_utils.atomic_dir(target) as tmp:
+        assert tmp.parent == tmp_path and tmp.name.startswith(".ckpt.") and tmp.name.endswith(".tmp")
+        (tmp / "a.json").write_text("1")
+        assert not target.exists()  # Nothing at the target while it is written.
+    assert os.listdir(target) == ["a.json"] and oct(target.stat().st_mode & 0o777) == "0o755"
+    with pytest.raises(FileExistsError, match=r"overwrite=True.*Received: path="):
+        with io_utils.atomic_dir(target):
+            pass
+    with pytest.raises(KeyboardInterrupt):  # A crash mid-write: the old directory stays whole.
+        with io_utils.atomic_dir(target, overwrite=True) as tmp:
+            (tmp / "b.json").write_text("half")
+            raise KeyboardInterrupt
+    assert os.listdir(target) == ["a.json"]
+    with io_utils.atomic_dir(target, overwrite=True) as tmp:
+        (tmp / "sub").mkdir()
+        (tmp / "sub" / "c.json").write_text("2")
+    assert sorted(os.listdir(target)) == ["sub"]
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt"]  # No .tmp or .old left.
+
+
+def test_atomic_dir_refuses_a_directory_another_writer_created_meanwhile(tmp_path):
+    target = tmp_path / "ckpt"
+    with pytest.raises(FileExistsError, match="another writer"):
+        with io_utils.atomic_dir(target) as tmp:
+            (tmp / "mine").write_text("x")
+            target.mkdir()
+            (target / "theirs").write_text("y")
+    assert os.listdir(target) == ["theirs"] and [p.name for p in tmp_path.iterdir()] == ["ckpt"]
+
+
+def test_atomic_path_and_write_json_keep_the_old_file_on_a_crash(tmp_path):
+    path = tmp_path / "state.json"
+    io_utils.write_json(path, {"epoch": 1})
+    with pytest.raises(KeyboardInterrupt):
+        with io_utils.atomic_path(path) as tmp:
+            assert tmp.endswith(".partial.json")
+            with open(tmp, "w") as f:
+                f.write('{"epo')
+            raise KeyboardInterrupt
+    assert json.loads(path.read_text()) == {"epoch": 1} and os.listdir(tmp_path) == ["state.json"]
+
+
+def test_one_git_blob_sha1_for_files_and_bytes(tmp_path):
+    from keras_genae.hub.download import git_blob_sha1
+
+    (tmp_path / "f").write_bytes(b"hello\n")
+    # `git hash-object` of "hello\n".
+    assert git_blob_sha1(tmp_path / "f") == git_blob_sha1(data=b"hello\n") == "ce013625030ba8dba906f756967f9e9ca394464a"
+    with pytest.raises(ValueError, match="exactly one of `path` and `data`"):
+        git_blob_sha1(tmp_path / "f", data=b"")
 
 
 # ------------------------------------------------------------- 14. configs
@@ -234,7 +289,7 @@ def test_config_nested_5000_deep_is_a_value_error_naming_the_field(ckpt):
     for _ in range(5000):
         nested = {"a": nested}
     with pytest.raises(ValueError, match="nests deeper than 64 levels"):
-        checkpoint._check_nested(nested, "test", "config")
+        checkpoint_reader._check_nested(nested, "test", "config")
 
 
 # --------------------------------------------------- what must keep holding
@@ -263,7 +318,7 @@ def test_keras_archive_zip_slip_writes_nothing_outside(ckpt, tmp_path, monkeypat
 
 
 def test_keras_archive_bomb_is_refused(ckpt, tmp_path, monkeypatch):
-    monkeypatch.setattr(checkpoint, "_ZIP_BOMB_FLOOR", 1 << 20)
+    monkeypatch.setattr(checkpoint_reader, "_ZIP_BOMB_FLOOR", 1 << 20)
     with zipfile.ZipFile(tmp_path / "bomb.keras", "w", zipfile.ZIP_DEFLATED) as zf:
         zf.write(ckpt / "config.json", "config.json")
         zf.writestr("model.weights.h5", bytes(4 << 20))
@@ -284,9 +339,9 @@ def test_an_unrelated_os_error_in_replace_dir_still_raises(tmp_path, monkeypatch
             raise OSError(errno.EACCES, "Permission denied")
         return real_rename(a, b)
 
-    monkeypatch.setattr(checkpoint.os, "rename", failing)
+    monkeypatch.setattr(io_utils.os, "rename", failing)
     with pytest.raises(OSError, match="Permission denied"):
-        checkpoint._replace_dir(src, dst)
+        io_utils.replace_dir(src, dst)
     monkeypatch.undo()
     assert (dst / "old").read_text() == "keep"  # The old directory was put back.
     assert np.array_equal(sorted(p.name for p in tmp_path.iterdir()), [".src.tmp", "dst"])

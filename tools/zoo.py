@@ -27,9 +27,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run from a checkout: the package of this repository
 
 from keras_genae.hub import manifest  # noqa: E402
+from keras_genae.hub import manifest_writer  # noqa: E402
 from keras_genae.hub.api import BUNDLED_CHECKPOINTS_DIR as CHECKPOINTS_DIR  # noqa: E402
 from keras_genae.models.family import get_family  # noqa: E402
 from keras_genae.models.family import get_recipe  # noqa: E402
+from keras_genae.utils.io import atomic_dir  # noqa: E402
 from keras_genae.workflow.train import HUB_NAMESPACE  # noqa: E402
 from keras_genae.workflow.train import card_fields  # noqa: E402
 
@@ -42,16 +44,12 @@ MANIFEST = REPO / "keras_genae" / manifest.MANIFEST_FILENAME
 def publish(directory, name=None):
     """Copy a checkpoint directory into the package and add its manifest
     entry (Hub repo `keras-genae/<name>` at tag `HUB_REVISION`)."""
-    from keras_genae.hub import manifest_writer
-
     directory = Path(directory)
     name = name or directory.name
     target = CHECKPOINTS_DIR / name
-    tmp = CHECKPOINTS_DIR / f".{name}.partial"
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(directory, tmp)
-    shutil.rmtree(target, ignore_errors=True)
-    os.replace(tmp, target)
+    if directory.resolve() != target.resolve():
+        with atomic_dir(target, overwrite=True) as tmp:
+            shutil.copytree(directory, tmp, dirs_exist_ok=True)
     with open(target / "metadata.json") as f:
         metadata = json.load(f)
     entry = manifest_writer.manifest_entry_from_checkpoint(

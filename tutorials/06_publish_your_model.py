@@ -22,14 +22,15 @@ dataset, metrics) and a `README.md` **model card**. This tutorial:
    by name after adding its entry to a manifest.
 
 **About the Hub used here.** So that this runs offline and without an
-account, step 3 talks to `tutorials/local_hub.py`: a small HTTP server on
-127.0.0.1 that answers the requests `huggingface_hub` makes to create a
-repository, commit files and download them, and stores each commit as a
-folder under `--out`. `push_to_hub` and `load` run their real code; only
-the endpoint differs (`HF_ENDPOINT`). It is a stand-in, not the Hub: no
-accounts, no Git LFS. To publish for real, log in once with `hf auth
-login` (or set `HF_TOKEN`), leave `HF_ENDPOINT` unset, and make the same
-calls.
+account, step 3 talks to `tools/fakehub.py` (in the repository, not in the
+installed package; the test suite uses the same one): a small HTTP server
+on 127.0.0.1 that answers the requests `huggingface_hub` makes to create a
+repository, commit files and download them, and keeps each commit in
+memory. `push_to_hub` and `load` run their real code; only the endpoint
+differs (`HF_ENDPOINT`). It is a stand-in, not the Hub: no accounts, and
+uploads go as plain files (no Git LFS or Xet). To publish for real, log in
+once with `hf auth login` (or set `HF_TOKEN`), leave `HF_ENDPOINT` unset,
+and make the same calls.
 
 ## Setup
 """
@@ -40,18 +41,20 @@ import os
 import sys
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# The stand-in Hub lives in the checkout's tools/ folder (not in the wheel):
+# run from a checkout, with the checkout's keras_genae.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import keras
-import numpy as np
-from keras import ops
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from keras import ops  # noqa: E402
 
-import keras_genae
-from keras_genae.data import grids as images
-from keras_genae.data.samples import sample_images
-from keras_genae.hub import manifest
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from local_hub import LocalHub  # noqa: E402
+import keras_genae  # noqa: E402
+from keras_genae.data import grids as images  # noqa: E402
+from keras_genae.data.samples import sample_images  # noqa: E402
+from keras_genae.hub import manifest  # noqa: E402
+from keras_genae.hub import manifest_writer  # noqa: E402
+from tools.fakehub import FakeHub  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
 parser.add_argument("--fast", action="store_true", help="tiny sizes, for a smoke run")
@@ -129,7 +132,7 @@ to a cache inside `--out`, so your own Hugging Face cache is left alone. The
 stand-in does not check tokens; a dummy one is set in case none is.
 """
 
-hub = LocalHub(os.path.join(args.out, "local_hub")).start()
+hub = FakeHub().start()
 os.environ["HF_ENDPOINT"] = hub.url
 os.environ["HF_HUB_CACHE"] = os.path.join(args.out, "hf_cache")
 os.environ.setdefault("HF_TOKEN", "hf_local_stand_in")
@@ -138,8 +141,7 @@ print("Local Hub at", hub.url)
 pushed = keras_genae.push_to_hub(checkpoint_dir, repo_id, verbose=False)
 commit = pushed["hub"]["revision"]
 print("Pushed", repo_id, "at commit", commit)
-stored = os.path.join(args.out, "local_hub", repo_id, commit)
-print("The stand-in stored:", sorted(os.listdir(stored)))
+print("The stand-in stored:", sorted(hub.files(repo_id, commit)))
 
 """
 `push_to_hub` returns the manifest entry **pinned to the new commit**. (It
@@ -164,8 +166,9 @@ print("hf:// load: identical reconstructions")
 
 A manifest maps names to pinned Hub revisions and SHA-256 hashes; that is
 how `keras_genae.load("vae_mnist")` works. Here we copy the package's
-manifest, add our entry with `manifest.add_to_manifest` (which validates
-it) and select the copy with `$KERAS_GENAE_MANIFEST`. A file that does not
+manifest, add our entry with `manifest_writer.add_to_manifest` (which
+validates it, and writes only the file it is given) and select the copy
+with `$KERAS_GENAE_MANIFEST`. A file that does not
 match its hash is never loaded.
 """
 
@@ -174,7 +177,7 @@ with open(manifest.manifest_path(), encoding="utf-8") as f:
     text = f.read()
 with open(manifest_file, "w", encoding="utf-8") as f:
     f.write(text)
-manifest.add_to_manifest(name, pushed, path=manifest_file)
+manifest_writer.add_to_manifest(name, pushed, path=manifest_file)
 os.environ["KERAS_GENAE_MANIFEST"] = manifest_file
 print("Names:", keras_genae.list_models())
 print(json.dumps(keras_genae.model_info(name)["hub"]))

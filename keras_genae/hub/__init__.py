@@ -1,8 +1,11 @@
 """Hub I/O: the weights manifest, checkpoints on disk, downloads and model cards.
 
 Modules:
-    manifest: read and validate `weights_manifest.json`; the checkpoint names.
-    checkpoint: write a checkpoint directory atomically; read one, hardened.
+    manifest: read, validate and query `weights_manifest.json`.
+    manifest_writer: build a manifest entry from a checkpoint; write a manifest.
+    checkpoint_writer: write a checkpoint directory atomically, with metadata.
+    checkpoint_reader: read a checkpoint directory or `.keras` file, hardened.
+    config_limits: the depth and size limits of a model config.
     download: verified downloads from the Hugging Face Hub.
     transfer: the low-level transfer rules (sizes, revisions, the cache).
     model_card: the `README.md` card of a checkpoint.

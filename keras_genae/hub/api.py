@@ -59,7 +59,7 @@ import huggingface_hub
 from huggingface_hub import errors as hf_errors
 from huggingface_hub.utils import validate_repo_id
 
-from keras_genae.hub import checkpoint
+from keras_genae.hub import checkpoint_reader as checkpoint
 from keras_genae.hub import transfer
 from keras_genae.hub import manifest
 from keras_genae.errors import ChecksumError
@@ -71,6 +71,8 @@ from keras_genae.hub.download import check_manifest_hash
 from keras_genae.hub.download import fetch
 from keras_genae.hub.download import git_blob_sha1  # noqa: F401 (public name)
 from keras_genae.hub.download import hub_settings
+from keras_genae.hub.checkpoint_writer import save_checkpoint
+from keras_genae.hub.manifest_writer import manifest_entry_from_checkpoint
 from keras_genae.version import __version__
 
 #: Offline copies of manifest checkpoints shipped as package data.
@@ -272,9 +274,9 @@ def save_pretrained(model, directory, overwrite=False, verbose=True, print_manif
     ...     metrics={"test_elbo": 92.1})
     >>> restored = keras_genae.load("ckpt/vae_mnist")
     """
-    directory = checkpoint.save_checkpoint(model, directory, overwrite=overwrite, **card_fields)
+    directory = save_checkpoint(model, directory, overwrite=overwrite, **card_fields)
     name = card_fields.get("name") or directory.name
-    entry = manifest.manifest_entry_from_checkpoint(directory, repo_id=card_fields.get("repo_id"))
+    entry = manifest_entry_from_checkpoint(directory, repo_id=card_fields.get("repo_id"))
     if verbose or print_manifest:
         print(f"Saved {str(directory)!r}.")
     if print_manifest:
@@ -324,7 +326,7 @@ def push_to_hub(model_or_dir, repo_id, revision=None, commit_message=None, priva
             card_fields.pop("repo_id", None)
             name = card_fields.pop("name", None) or repo_id.split("/")[1]
             folder = Path(tmp) / name
-            checkpoint.save_checkpoint(model_or_dir, folder, repo_id=repo_id, name=name, **card_fields)
+            save_checkpoint(model_or_dir, folder, repo_id=repo_id, name=name, **card_fields)
         api = huggingface_hub.HfApi(endpoint=settings.endpoint, token=token,
                                     library_name="keras_genae", library_version=__version__)
         if create_repo:
@@ -333,7 +335,7 @@ def push_to_hub(model_or_dir, repo_id, revision=None, commit_message=None, priva
             repo_id=repo_id, folder_path=str(folder), revision=revision,
             commit_message=commit_message or f"Upload {folder.name} with keras_genae {__version__}",
         )
-        entry = manifest.manifest_entry_from_checkpoint(folder, repo_id=repo_id, revision=commit.oid)
+        entry = manifest_entry_from_checkpoint(folder, repo_id=repo_id, revision=commit.oid)
     if verbose or print_manifest:
         print(f"Pushed to {commit.commit_url}. Load it with keras_genae.load("
               f"'hf://{repo_id}@{commit.oid}').")
@@ -343,5 +345,5 @@ def push_to_hub(model_or_dir, repo_id, revision=None, commit_message=None, priva
 
 
 def _print_entry(name, entry):
-    print("Manifest entry (add it to a manifest with keras_genae.hub.manifest.add_to_manifest):")
+    print("Manifest entry (add it to a manifest with keras_genae.hub.manifest_writer.add_to_manifest):")
     print(json.dumps({name: entry}, indent=2))

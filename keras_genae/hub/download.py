@@ -180,8 +180,26 @@ def check_manifest_hash(path, filename, expected, repo_id, revision):
                            expected["sha256"], sha256, sizes=(expected["size"], size))
 
 
-def git_blob_sha1(path):
-    """The git blob id of a file: sha1 of `b"blob <size>\\0" + content`."""
+def git_blob_sha1(path=None, *, data=None):
+    """The git blob id of a file: sha1 of `b"blob <size>\\0" + content`.
+
+    This is the Hub's ETag of a regular (non-LFS) file.
+
+    Args:
+        path: str or `Path`. The file to hash, read in 1 MiB chunks.
+        data: bytes. The content to hash instead of a file (keyword only).
+
+    Example:
+    >>> git_blob_sha1(data=b"")
+    'e69de29bb2d1d6434b8b29ae775ad8c2e48c5391'
+    """
+    if (path is None) == (data is None):
+        raise ValueError(
+            "Pass exactly one of `path` and `data`. "
+            f"Received: path={path!r}, data={'<bytes>' if data is not None else None}"
+        )
+    if data is not None:
+        return hashlib.sha1(b"blob %d\0" % len(data) + bytes(data)).hexdigest()
     size = os.path.getsize(path)
     digest = hashlib.sha1(f"blob {size}\0".encode())
     with open(path, "rb") as f:

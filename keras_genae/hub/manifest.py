@@ -34,10 +34,11 @@ to everything needed to find, verify and describe that checkpoint:
 `references` and `finetuning` (the settings `keras_genae.load` compiles a
 pretrained model with, `FineTuning.to_dict()`: `optimizer`, `learning_rate`,
 `phase_learning_rates` for multi-optimizer models, `steps`, `batch_size`)
-are optional; every other key is required. An entry is never
-written by hand: `manifest_entry_from_checkpoint` builds it from a directory
-written by `keras_genae.save_pretrained`, and `add_to_manifest` validates
-and inserts it.
+are optional; every other key is required.
+
+This module reads, validates and queries manifests. An entry is never
+written by hand: `keras_genae.hub.manifest_writer` builds it from a
+checkpoint directory and inserts it into a manifest file.
 """
 
 import copy
@@ -49,7 +50,6 @@ import json
 import math
 import os
 import re
-import tempfile
 from pathlib import Path
 
 from keras_genae.models.base import LOADABLE_MODELS
@@ -350,7 +350,7 @@ def validate_manifest(manifest, source="manifest"):
         validate_entry(name, entry, source)
 
 
-# ----------------------------------------------------- building entries
+# ---------------------------------------------------------------- digests
 def file_digest(path, chunk_size=1 << 20):
     """Return `(sha256_hex, size_in_bytes)` of the file at `path`."""
     digest = hashlib.sha256()
@@ -360,109 +360,3 @@ def file_digest(path, chunk_size=1 << 20):
             digest.update(chunk)
             size += len(chunk)
     return digest.hexdigest(), size
-
-
-def manifest_entry_from_checkpoint(directory, repo_id=None, revision=None, **fields):
-    """Build the manifest entry of a checkpoint directory.
-
-    Reads `config.json` and `metadata.json` (as written by
-    `keras_genae.save_pretrained`) and hashes every file of the directory.
-
-    Args:
-        directory: path of the checkpoint directory.
-        repo_id: str or None. Hub repository the directory is (or will be)
-            uploaded to. `None` leaves a placeholder that `validate_entry`
-            rejects, so an entry cannot be committed before it is pushed.
-        revision: str or None. The commit hash of the upload (see
-            `keras_genae.push_to_hub`); `None` leaves a placeholder.
-        **fields: entry keys to override (`description`, `dataset`,
-            `data_license`, `metrics`, `references`).
-
-    Returns:
-        dict: the entry, without its name (see `add_to_manifest`).
-
-    Example:
-    >>> entry = keras_genae.hub.manifest.manifest_entry_from_checkpoint(
-    ...     "ckpt/vqvae_cifar10", repo_id="keras-genae/vqvae_cifar10",
-    ...     revision="0123456789abcdef0123456789abcdef01234567")
-    """
-    directory = Path(directory)
-    config = _read_json(directory / "config.json")
-    metadata = _read_json(directory / "metadata.json") if (directory / "metadata.json").exists() else {}
-    files = {}
-    for path in sorted(directory.rglob("*")):
-        rel = path.relative_to(directory).as_posix()
-        if path.is_file() and not any(part.startswith(".") for part in rel.split("/")):
-            sha256, size = file_digest(path)
-            files[rel] = {"sha256": sha256, "size": size}
-    spec = metadata.get("input", {})
-    entry = {
-        "architecture": config.get("class_name"),
-        "description": metadata.get("description") or f"{config.get('class_name')} checkpoint.",
-        "dataset": metadata.get("dataset") or "unknown",
-        "data_license": metadata.get("data_license") or "unknown",
-        "input": {
-            "shape": list(spec.get("shape") or config.get("config", {}).get("image_shape") or []),
-            "dtype": spec.get("dtype", "float32"),
-            "value_range": list(spec.get("value_range", [0.0, 1.0])),
-            "preprocessing": spec.get("preprocessing") or "images scaled to [0, 1]",
-        },
-        "hub": {
-            "repo_id": repo_id or "<namespace/name>",
-            "revision": revision or "<commit hash printed by push_to_hub>",
-        },
-        "files": files,
-        "metrics": dict(metadata.get("metrics") or {}),
-    }
-    if metadata.get("references"):
-        entry["references"] = list(metadata["references"])
-    if metadata.get("finetuning"):
-        entry["finetuning"] = dict(metadata["finetuning"])
-    unknown = set(fields) - {"description", "dataset", "data_license", "metrics", "references"}
-    if unknown:
-        raise ValueError(
-            f"Unknown manifest entry fields {sorted(unknown)}. Received: fields={fields!r}"
-        )
-    entry.update(fields)
-    return entry
-
-
-def add_to_manifest(name, entry, path=None):
-    """Validate `entry` and write it into the manifest file as `name`.
-
-    The file is rewritten atomically (temporary file, then rename), with
-    the models sorted by name.
-
-    Args:
-        name: str. The checkpoint name, e.g. `"vqvae_cifar10"`.
-        entry: dict, as built by `manifest_entry_from_checkpoint`.
-        path: the manifest file; defaults to `manifest_path()`.
-    """
-    path = Path(path) if path is not None else manifest_path()
-    path = path.resolve()  # The repository-root copy is a symlink.
-    data = json.loads(path.read_text(encoding="utf-8"))
-    validate_manifest(data, source=str(path))
-    validate_entry(name, entry, source="new entry")
-    data["models"][name] = entry
-    data["models"] = dict(sorted(data["models"].items()))
-    text = json.dumps(data, indent=2) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _read_json(path):
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except FileNotFoundError as e:
-        raise FileNotFoundError(
-            f"{str(Path(path).parent)!r} is not a keras_genae checkpoint directory: "
-            f"it has no {Path(path).name}."
-        ) from e

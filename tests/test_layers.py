@@ -1,0 +1,99 @@
+"""Every registered layer of `keras_genae.layers`, on its own: symbolic and
+eager calls, weights, and serialization (`from_config`, JSON, `dir()`)."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from keras_genae import layers as genae_layers
+from tests.helpers import run_layer_test
+from tests.helpers import run_serialization_test
+
+#: id -> (layer class, constructor arguments, input shape, expected output
+#: shape, call arguments, trainable weights, non-trainable weights).
+LAYERS = {
+    "ConvEncoder": (
+        genae_layers.ConvEncoder, dict(filters=(4, 8)), (2, 8, 8, 1), (2, 2, 2, 8), {}, 4, 0),
+    "ConvEncoder-res-bn": (
+        genae_layers.ConvEncoder, dict(filters=(4, 8), num_res_blocks=1, use_batchnorm=True, kernel_size=3),
+        (2, 8, 8, 1), (2, 2, 2, 8), {"training": False}, 12, 4),
+    "ConvDecoder": (
+        genae_layers.ConvDecoder, dict(channels=1, filters=(8, 4)), (2, 2, 2, 8), (2, 8, 8, 1), {}, 6, 0),
+    "ConvDecoder-res": (
+        genae_layers.ConvDecoder, dict(channels=3, filters=(8, 4), num_res_blocks=2, activation="elu"),
+        (2, 2, 2, 8), (2, 8, 8, 3), {}, 16, 0),
+    "DenseBottleneck-flatten": (
+        genae_layers.DenseBottleneck, dict(units=5), (2, 2, 2, 3), (2, 5), {}, 2, 0),
+    "DenseBottleneck-unflatten": (
+        genae_layers.DenseBottleneck, dict(target_shape=(2, 2, 3), mode="unflatten"), (2, 5), (2, 2, 2, 3),
+        {}, 2, 0),
+    "ResidualBlock": (
+        genae_layers.ResidualBlock, dict(filters=4, hidden_filters=2), (2, 4, 4, 4), (2, 4, 4, 4), {}, 4, 0),
+    "VectorQuantizer": (
+        genae_layers.VectorQuantizer, dict(num_embeddings=8, embedding_dim=3, seed=1),
+        (2, 2, 2, 3), ((2, 2, 2, 3), (2, 2, 2), (2, 2, 2, 3)), {}, 1, 1),
+    "VectorQuantizer-ema": (
+        genae_layers.VectorQuantizer,
+        dict(num_embeddings=8, embedding_dim=3, use_ema=True, ema_decay=0.9, dead_code_threshold=0.5, seed=1),
+        (2, 2, 2, 3), ((2, 2, 2, 3), (2, 2, 2), (2, 2, 2, 3)), {"training": False}, 0, 4),
+}
+
+
+def test_the_table_covers_every_registered_layer():
+    registered = {
+        name for name, obj in vars(genae_layers).items()
+        if isinstance(obj, type) and issubclass(obj, keras.layers.Layer)
+        and keras.saving.get_registered_name(obj) == f"keras_genae>{name}"
+    }
+    assert registered == {"ConvEncoder", "ConvDecoder", "DenseBottleneck", "ResidualBlock", "VectorQuantizer"}
+    assert registered == {case[0].__name__ for case in LAYERS.values()}
+
+
+@pytest.mark.parametrize("case", sorted(LAYERS))
+def test_layer(case):
+    cls, kwargs, input_shape, output_shape, call_kwargs, trainable, non_trainable = LAYERS[case]
+    run_layer_test(
+        cls, kwargs, input_shape, output_shape, call_kwargs=call_kwargs,
+        expected_num_trainable_weights=trainable, expected_num_non_trainable_weights=non_trainable,
+    )
+
+
+@pytest.mark.parametrize("case", sorted(LAYERS))
+def test_every_constructor_argument_is_in_the_config(case):
+    cls, kwargs = LAYERS[case][:2]
+    config = json.loads(json.dumps(cls(**kwargs).get_config()))
+    for key, value in kwargs.items():
+        expected = list(value) if isinstance(value, tuple) else value
+        assert config[key] == expected, (key, config[key], value)
+
+
+def test_serialization_test_catches_a_config_that_is_not_json():
+    class Opaque(keras.layers.Layer):
+        def __init__(self, thing=None, **kwargs):
+            super().__init__(**kwargs)
+            self.thing = thing
+
+        def get_config(self):
+            return {**super().get_config(), "thing": self.thing}
+
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        run_serialization_test(Opaque(thing=np.float32))
+
+
+def test_serialization_test_catches_a_lost_argument():
+    @keras.saving.register_keras_serializable(package="keras_genae_tests")
+    class Forgetful(keras.layers.Layer):
+        def __init__(self, units=3, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+            if units != 3:
+                self.extra = None  # An attribute only some configs create.
+
+        def get_config(self):
+            return super().get_config()  # `units` is not saved.
+
+    run_serialization_test(Forgetful())
+    with pytest.raises(AssertionError, match="extra"):
+        run_serialization_test(Forgetful(units=5))
