@@ -6,14 +6,15 @@ TensorFlow starts (quietly) and `import keras_genae` with the JAX or
 PyTorch backend does not import TensorFlow.
 
 The model classes register with Keras' serialization when
-`keras_genae.models` is imported: by the first use of a model name (or of
-`load`), or by `import keras_genae` itself when Keras is already imported.
-So `keras.saving.load_model(checkpoint_dir)` works after `import keras`
-and `import keras_genae`, in that order (or after `import
-keras_genae.models`).
+`keras_genae.models` is imported: at `import keras_genae` if Keras is
+already imported, else as soon as Keras is (`_RegisterWithKeras`). So
+`keras.saving.load_model(checkpoint_dir)` works once `keras_genae` is
+imported, whatever the order of the imports.
 """
 
 import importlib
+import importlib.abc
+import importlib.util
 import sys
 
 from keras_genae.errors import ChecksumError
@@ -61,5 +62,28 @@ def __dir__():
     return sorted(set(globals()) | set(_LAZY))
 
 
+class _RegisterWithKeras(importlib.abc.MetaPathFinder):
+    """Import `keras_genae.models` (which registers the model classes)
+    right after Keras itself is first imported."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "keras":
+            return None
+        sys.meta_path.remove(self)  # find the real spec with the other finders
+        spec = importlib.util.find_spec("keras")
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        run = spec.loader.exec_module
+
+        def exec_module(module):
+            run(module)
+            importlib.import_module("keras_genae.models")
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
 if "keras" in sys.modules:  # Registering the models costs nothing more then.
     importlib.import_module("keras_genae.models")
+elif not any(isinstance(f, _RegisterWithKeras) for f in sys.meta_path):
+    sys.meta_path.insert(0, _RegisterWithKeras())
