@@ -3,7 +3,7 @@ shipped one of each dataset."""
 
 import os
 
-from keras_genae.evaluation.probes import capabilities
+from keras_genae.evaluation.base import capabilities
 
 
 def load_classifier(name_or_dir):

@@ -11,8 +11,8 @@ from keras_genae.evaluation.image_metrics import psnr  # noqa: F401 (public name
 from keras_genae.evaluation.image_metrics import ssim  # noqa: F401 (public name)
 from keras_genae.evaluation.likelihood import discretized_gaussian_log_likelihood  # noqa: F401
 from keras_genae.evaluation.probes import PROBES
-from keras_genae.evaluation.probes import Batch
-from keras_genae.evaluation.probes import capabilities
+from keras_genae.evaluation.base import Batch
+from keras_genae.evaluation.base import capabilities
 
 # TODO(lead): replace with `get_family(model).probes` once
 # keras_genae.models.family lands (default_probes already tries it first).

@@ -43,6 +43,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_genae.evaluation.base import Mean
+from keras_genae.evaluation.base import Probe
 from keras_genae.evaluation.frechet import FeatureStatistics
 from keras_genae.evaluation.frechet import frechet_distance
 from keras_genae.evaluation.frechet import iter_image_batches
@@ -56,102 +58,9 @@ from keras_genae.models import DenoisingAutoencoder
 
 logger = logging.getLogger(__name__)
 
-# TODO(lead): read `type(model).capabilities` only, once every model class
-# declares it (models branch); this table is its temporary stand-in.
-_CAPABILITIES = {
-    "Autoencoder": ("encode", "decode", "reconstruct"),
-    "VQVAE": ("encode", "decode", "reconstruct"),
-    "VAE": ("encode", "decode", "reconstruct", "sample"),
-    "AdversarialAutoencoder": ("encode", "decode", "reconstruct", "sample"),
-    "DCGAN": ("decode", "sample"),
-    "FeatureClassifier": ("classify",),
-}
-
-
-def capabilities(model):
-    """The declared capabilities of `model`, a frozenset of strings."""
-    declared = getattr(type(model), "capabilities", None)
-    if declared is not None:
-        return frozenset(declared)
-    for cls in type(model).__mro__:
-        if cls.__name__ in _CAPABILITIES:
-            return frozenset(_CAPABILITIES[cls.__name__])
-    return frozenset()
-
-
-class Batch:
-    """One batch of evaluation data: the clean images `x`, their `labels`
-    (or None), and the `inputs` the model sees (noisy ones when a probe
-    corrupts them in `prepare`)."""
-
-    def __init__(self, x, labels=None):
-        self.x = ops.convert_to_tensor(x, "float32")
-        self.labels = labels
-        self.inputs = self.x
-        self.size = int(self.x.shape[0])
-        self._reconstruction = None
-
-    def reconstruction(self, model):
-        """`model.reconstruct(self.inputs)`, computed once per batch."""
-        if self._reconstruction is None:
-            self._reconstruction = model.reconstruct(self.inputs)
-        return self._reconstruction
-
-
-class _Mean:
-    def __init__(self):
-        self.total, self.count = 0.0, 0
-
-    def update(self, values):
-        values = np.asarray(ops.convert_to_numpy(values), np.float64)
-        self.total += float(values.sum())
-        self.count += values.size
-
-    def result(self):
-        return self.total / self.count if self.count else float("nan")
-
 
 def _is_binary(x):
     return bool(ops.all(ops.logical_or(ops.equal(x, 0.0), ops.equal(x, 1.0))))
-
-
-class Probe:
-    """Base class of the probes.
-
-    Args:
-        model: the evaluated model.
-        settings: the `keras_genae.evaluation.core.Settings` of the run.
-        **options: the probe's own options (`evaluate(probes=[(name,
-            options)])`).
-    """
-
-    #: The name in `PROBES`.
-    name = None
-    #: The capability the model needs, or None.
-    requires = None
-
-    def __init__(self, model, settings, **options):
-        if options:
-            raise ValueError(
-                f"The {self.name!r} probe takes no options. Received: {sorted(options)}")
-        self.model, self.settings = model, settings
-
-    @classmethod
-    def unavailable(cls, model, settings):
-        """Why the probe cannot run on `model` with `settings`, or None."""
-        if cls.requires is not None and cls.requires not in capabilities(model):
-            return f"the model cannot {cls.requires} (capabilities: {sorted(capabilities(model))})"
-        return None
-
-    def prepare(self, batch):
-        """Called on every batch before any probe's `update`."""
-
-    def update(self, batch):
-        raise NotImplementedError
-
-    def result(self):
-        """The metrics, a dict of Python floats and ints."""
-        raise NotImplementedError
 
 
 class Reconstruction(Probe):
@@ -159,7 +68,7 @@ class Reconstruction(Probe):
 
     def __init__(self, model, settings, **options):
         super().__init__(model, settings, **options)
-        self.sums = {k: _Mean() for k in ("mse", "psnr", "ssim")}
+        self.sums = {k: Mean() for k in ("mse", "psnr", "ssim")}
 
     def update(self, batch):
         y = batch.reconstruction(self.model)
@@ -175,7 +84,7 @@ class Denoising(Probe):
 
     def __init__(self, model, settings, **options):
         super().__init__(model, settings, **options)
-        self.noisy, self.denoised = _Mean(), _Mean()
+        self.noisy, self.denoised = Mean(), Mean()
 
     @classmethod
     def unavailable(cls, model, settings):
@@ -238,7 +147,7 @@ class Likelihood(_VAEProbe):
 
     def __init__(self, model, settings, **options):
         super().__init__(model, settings, **options)
-        self.neg_elbo, self.kl, self.discrete = _Mean(), _Mean(), _Mean()
+        self.neg_elbo, self.kl, self.discrete = Mean(), Mean(), Mean()
 
     def update(self, batch):
         kl, log_lik, discrete = likelihood.elbo_terms(self.model, batch.x, self.settings.seeds)
@@ -279,8 +188,9 @@ class ImportanceSampledNLL(_VAEProbe):
         self.k, self.chunk = k, min(chunk, k)
         self.images_per_call = max(1, decode_batch // self.chunk)
         # Its own stream: adding this probe changes no other probe's draws.
-        self.seeds = keras.random.SeedGenerator(settings.seed + 1_000_003)
-        self.nll, self.discrete = _Mean(), _Mean()
+        seed = None if settings.seed is None else settings.seed + 1_000_003
+        self.seeds = keras.random.SeedGenerator(seed)
+        self.nll, self.discrete = Mean(), Mean()
 
     def update(self, batch):
         for start in range(0, batch.size, self.images_per_call):

@@ -2,7 +2,7 @@
 
 from keras_genae.evaluation.classifier import shipped_classifier
 from keras_genae.evaluation.core import evaluate
-from keras_genae.evaluation.probes import capabilities
+from keras_genae.evaluation.base import capabilities
 
 
 def test_split(recipe, data_dir=None, limit=None, batch_size=256, binarize=True):
