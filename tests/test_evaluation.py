@@ -1,4 +1,5 @@
-"""Tests of keras_genae.evaluation, keras_genae.evaluation.frechet and keras_genae.classifiers."""
+"""Tests of keras_genae.evaluation (evaluate and its probes, the likelihoods,
+the Fréchet distance, the classifiers, evaluate_recipe) and keras_genae.classifiers."""
 
 import json
 import logging
@@ -14,6 +15,9 @@ import keras_genae
 from keras_genae import classifiers
 from keras_genae.evaluation import core as evaluation
 from keras_genae.evaluation import frechet
+from keras_genae.evaluation import likelihood
+from keras_genae.evaluation import probes as probes_lib
+from keras_genae.evaluation.classifier import load_classifier
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
 
@@ -171,9 +175,10 @@ def test_evaluate_vqvae_codebook_usage():
 
 
 class _Sampler(keras_genae.GenerativeAutoencoder):
-    """A model with a prior and no encoder, like a GAN."""
+    """A model with a prior and no encoder, like a GAN, outside the families."""
 
     has_prior = True
+    capabilities = frozenset({"decode", "sample"})
 
     def __init__(self, **kwargs):
         super().__init__(image_shape=(28, 28, 1), **kwargs)
@@ -202,6 +207,147 @@ def test_evaluate_sampler_without_reconstruction(tmp_path):
         evaluation.evaluate(gan, x, classifier=wrong)
 
 
+# ----------------------------------------------------------------- probes
+def test_probes_registry_defaults_and_errors():
+    assert set(probes_lib.PROBES) == {"reconstruction", "denoising", "likelihood", "is_nll",
+                                      "codebook", "frechet", "classification"}
+    ae = keras_genae.Autoencoder(image_shape=(28, 28, 1), latent_dim=4, encoder_filters=(4,))
+    dae = keras_genae.DenoisingAutoencoder(image_shape=(28, 28, 1), latent_dim=4, encoder_filters=(4,))
+    assert evaluation.default_probes(ae) == ("reconstruction",)
+    assert evaluation.default_probes(dae) == ("reconstruction", "denoising")
+    assert evaluation.default_probes(_Sampler()) == ("frechet",)  # from its capabilities
+    x, _ = _images("mnist", 8)
+    assert set(evaluation.evaluate(ae, x, probes=["reconstruction"])) == {"num_images", "mse", "psnr", "ssim"}
+    with pytest.raises(ValueError, match="Unknown probe 'recon'"):
+        evaluation.evaluate(ae, x, probes=["recon"])
+    with pytest.raises(ValueError, match="'codebook' probe cannot run on this model: it needs a VQVAE"):
+        evaluation.evaluate(ae, x, probes=["codebook"])
+    with pytest.raises(ValueError, match="'frechet' probe cannot run.*classifier"):
+        evaluation.evaluate(_Sampler(), x, probes=["frechet"])
+    with pytest.raises(ValueError, match="'denoising' probe cannot run.*cannot reconstruct"):
+        evaluation.evaluate(_Sampler(), x, noise_stddev=0.3)  # noise on a model that cannot denoise
+    with pytest.raises(ValueError, match="'denoising' probe cannot run.*noise_stddev"):
+        evaluation.evaluate(ae, x, probes=["denoising"])
+    with pytest.raises(ValueError, match="takes no options"):
+        evaluation.evaluate(ae, x, probes=[("reconstruction", {"k": 1})])
+    vae = keras_genae.VAE(image_shape=(28, 28, 1), latent_dim=2, encoder_filters=(4,))
+    with pytest.raises(ValueError, match="`k` must be a positive integer. Received: k=0"):
+        evaluation.evaluate(vae, x, probes=[("is_nll", {"k": 0})])
+
+
+def test_denoising_uses_the_models_own_noise():
+    x, _ = _images("mnist", 32)
+    dae = keras_genae.DenoisingAutoencoder(image_shape=(28, 28, 1), latent_dim=4, encoder_filters=(4, 8))
+    own = evaluation.evaluate(dae, x, seed=2)  # gaussian, noise_level 0.3: the zoo's and the CLI's
+    assert {"noisy_psnr", "psnr_gain"} <= set(own)
+    assert own == evaluation.evaluate(dae, x, seed=2, noise_stddev=0.3)
+    masking = keras_genae.DenoisingAutoencoder(image_shape=(28, 28, 1), latent_dim=4, encoder_filters=(4, 8),
+                                               noise_type="masking", noise_level=0.5)
+    results = evaluation.evaluate(masking, x, seed=3, batch_size=32)
+    corrupted = masking.corrupt(x, seed=keras.random.SeedGenerator(3))
+    np.testing.assert_allclose(results["noisy_psnr"], np.mean(evaluation.psnr(x, corrupted)), rtol=1e-6)
+    denoised = np.mean(evaluation.psnr(x, masking.reconstruct(corrupted)))
+    np.testing.assert_allclose(results["psnr_gain"], denoised - results["noisy_psnr"], rtol=1e-5)
+
+
+def test_classification_probe():
+    x, y = _images("mnist", 40)
+    clf = classifiers.FeatureClassifier(image_shape=(28, 28, 1), filters=(4,), feature_dim=8)
+    results = evaluation.evaluate(clf, (x, y), batch_size=16, fd_reference=x[:20])
+    predicted = np.argmax(np.asarray(clf(x, training=False)), axis=-1)
+    assert results["test_accuracy"] == pytest.approx(np.mean(predicted == y))
+    expected = frechet.frechet_distance_between(clf, x[:20], x)
+    np.testing.assert_allclose(results["frechet_distance_train_test"], expected, rtol=1e-6)
+    with pytest.raises(ValueError, match="needs labels"):
+        evaluation.evaluate(clf, x)
+
+
+# ------------------------------------------------------- importance sampling
+def _quadrature_nll(vae, x):
+    """-log p(x) of a VAE with a 1-d latent: the integral over z on a grid."""
+    grid = np.linspace(-8, 8, 1601).astype("float32")[:, None]
+    raw = likelihood.decode_raw(vae, grid)
+    log_lik = np.stack([np.asarray(vae.log_likelihood(np.repeat(x[i:i + 1], len(grid), 0), raw))
+                        for i in range(len(x))])
+    log_joint = log_lik - 0.5 * grid[:, 0] ** 2 - 0.5 * math.log(2 * math.pi)
+    return -np.logaddexp.reduce(log_joint.astype(np.float64), axis=1) - math.log(grid[1, 0] - grid[0, 0])
+
+
+def test_is_nll_approaches_the_exact_likelihood():
+    """On a VAE with a 1-d latent whose decoder depends strongly on z (so that
+    the untrained posterior is far off and the ELBO gap large), the bound
+    decreases in K towards -log p(x) computed by quadrature."""
+    x, _ = _images("mnist", 4)
+    x = (x >= 0.5).astype("float32")
+    keras.utils.set_random_seed(0)  # the weights, whatever ran before
+    vae = keras_genae.VAE(image_shape=(28, 28, 1), latent_dim=1, encoder_filters=(4, 8), seed=0)
+    kernel = vae.from_latent.dense.kernel
+    kernel.assign(kernel * 30.0)
+    exact = _quadrature_nll(vae, x).mean()
+    means = {k: float(np.mean(likelihood.importance_weighted_nll(vae, x, k=k, chunk=250, seed=0)))
+             for k in (1, 10, 100, 1000)}
+    # Decreasing in K, up to Monte-Carlo noise (measured below 0.25 nats at
+    # K = 1000 over 4 initializations, either side of the exact value).
+    assert means[1] > means[10] > means[100] > means[1000] - 0.5
+    assert means[1] - exact > 10  # the ELBO is far off ...
+    assert abs(means[1000] - exact) < 1.0  # ... the bound at K = 1000 within a nat
+    results = evaluation.evaluate(vae, x, probes=["likelihood", ("is_nll", {"k": 64, "chunk": 16})], seed=1)
+    assert results["is_nll_k"] == 64 and exact - 0.5 < results["is_nll"] < results["neg_elbo"]
+    np.testing.assert_allclose(results["is_nll_bits_per_dim"], results["is_nll"] / (784 * math.log(2)))
+    again = evaluation.evaluate(vae, x, probes=["likelihood", ("is_nll", {"k": 64, "chunk": 16})], seed=1)
+    assert again == results  # reproducible with a seed
+    other = evaluation.evaluate(vae, x, probes=[("is_nll", {"k": 64, "chunk": 16})], seed=2)
+    assert other["is_nll"] != results["is_nll"]
+
+
+def test_is_nll_with_one_sample_is_the_elbo_in_expectation():
+    x, _ = _images("mnist", 16)
+    x = np.repeat((x >= 0.5).astype("float32"), 16, axis=0)  # 256 draws of 16 images
+    keras.utils.set_random_seed(0)
+    vae = keras_genae.VAE(image_shape=(28, 28, 1), latent_dim=4, encoder_filters=(4, 8), seed=0)
+    one = np.asarray(likelihood.importance_weighted_nll(vae, x, k=1, seed=0), np.float64)
+    kl, log_lik, _ = likelihood.elbo_terms(vae, x, keras.random.SeedGenerator(1))
+    elbo = np.asarray(kl, np.float64) - np.asarray(log_lik, np.float64)
+    tolerance = 4 * math.sqrt(one.var() / len(x) + elbo.var() / len(x))
+    assert abs(one.mean() - elbo.mean()) < tolerance
+
+
+def test_is_nll_gaussian_bits_per_dim():
+    x, _ = _images("cifar10", 8)
+    keras.utils.set_random_seed(0)
+    vae = keras_genae.VAE(image_shape=(32, 32, 3), latent_dim=4, encoder_filters=(4, 8),
+                          likelihood="gaussian", gaussian_sigma=0.1, seed=0)
+    results = evaluation.evaluate(vae, x, probes=["likelihood", ("is_nll", {"k": 64, "chunk": 32})])
+    assert results["is_nll"] <= results["neg_elbo"]
+    assert 0 < results["is_nll_bits_per_dim"] <= results["bits_per_dim"] + 1e-3
+    # The discrete and the continuous bound agree away from the end bins.
+    density_bpd = results["is_nll"] / (32 * 32 * 3 * math.log(2)) + math.log2(255)
+    assert density_bpd - 0.2 < results["is_nll_bits_per_dim"] <= density_bpd + 1e-3
+    grey, _ = _images("mnist", 4)
+    bernoulli = keras_genae.VAE(image_shape=(28, 28, 1), latent_dim=2, encoder_filters=(4,))
+    assert "is_nll_bits_per_dim" not in evaluation.evaluate(bernoulli, grey, probes=[("is_nll", {"k": 4})])
+
+
+# ---------------------------------------------------------- evaluate_recipe
+def test_evaluate_recipe(tmp_path):
+    from keras_genae.evaluation import evaluate_recipe
+    from keras_genae.recipes import get_recipe
+    from tests.helpers import write_npz_dir
+
+    data_dir = write_npz_dir(tmp_path / "data", n_train=64, n_test=48)
+    vae = keras_genae.VAE(image_shape=(28, 28, 1), latent_dim=4, encoder_filters=(4, 8), seed=0)
+    metrics = evaluate_recipe(vae, get_recipe("vae_mnist"), data_dir, limit=40, num_samples=0,
+                              probes=["likelihood"])
+    assert metrics["num_images"] == 40 and "bits_per_dim" in metrics  # statically binarized
+    test = keras_genae.data.load_dataset("mnist", "test[:40]", shuffle=False, binarize="static",
+                                         data_dir=data_dir)
+    assert metrics == pytest.approx(evaluation.evaluate(vae, test, probes=["likelihood"]), rel=1e-6)
+    clf = classifiers.FeatureClassifier(image_shape=(28, 28, 1), filters=(4,), feature_dim=8)
+    scored = evaluate_recipe(clf, get_recipe("classifier_mnist"), data_dir, num_samples=32)
+    assert scored["num_images"] == 48 and 0 <= scored["test_accuracy"] <= 1
+    assert scored["frechet_distance_train_test"] > 0
+
+
 # ------------------------------------------------------------- classifier
 def test_classifier_features_and_serialization(tmp_path):
     x, _ = _images("cifar10", 5)
@@ -212,13 +358,13 @@ def test_classifier_features_and_serialization(tmp_path):
     clone = classifiers.FeatureClassifier.from_config(clf.get_config())
     assert clone.get_config() == clf.get_config()
     classifiers.save_classifier(clf, tmp_path / "c", metrics={"test_accuracy": 0.5})
-    loaded = classifiers.load_classifier(tmp_path / "c")
+    loaded = load_classifier(tmp_path / "c")
     np.testing.assert_allclose(loaded.features(x), clf.features(x), atol=1e-6)
     keras_path = str(tmp_path / "c.keras")
     clf.save(keras_path)
     np.testing.assert_allclose(keras.saving.load_model(keras_path).features(x), clf.features(x), atol=1e-6)
     with pytest.raises(FileNotFoundError, match="classifier checkpoint directory"):
-        classifiers.load_classifier(tmp_path / "nothing")
+        load_classifier(tmp_path / "nothing")
     # The checkpoint has the zoo's layout and card; load() compiles it for
     # integer labels.
     assert {p.name for p in (tmp_path / "c").iterdir()} == {
@@ -231,7 +377,7 @@ def test_classifier_features_and_serialization(tmp_path):
     with pytest.raises(ValueError, match="does not hold a FeatureClassifier"):
         vae = keras_genae.VAE(image_shape=(32, 32, 3), latent_dim=2, encoder_filters=(4,))
         keras_genae.save_pretrained(vae, tmp_path / "vae", verbose=False)
-        classifiers.load_classifier(tmp_path / "vae")
+        load_classifier(tmp_path / "vae")
 
 
 def test_augment_batch():
@@ -269,10 +415,36 @@ def test_train_classifier_recipe_tiny_run(tmp_path, capsys):
     restored, finished = EpochCheckpoint.restore(str(out / "classifier_mnist.state"))
     assert finished == 1 and isinstance(restored, classifiers.FeatureClassifier)
     assert int(restored.optimizer.iterations.numpy()) == 2  # 256 images at batch 128, 1 epoch
-    loaded = classifiers.load_classifier(out / "classifier_mnist")
+    loaded = load_classifier(out / "classifier_mnist")
     x, _ = _images("mnist", 3)
     assert tuple(loaded.features(x).shape) == (3, 128)
     import h5py
 
     with h5py.File(out / "classifier_mnist" / "model.weights.h5") as f:
-        assert "optimizer" not in f  # weights only: the shipped file stays small  # weights only: the shipped file stays small
+        assert "optimizer" not in f  # weights only: the shipped file stays small
+
+
+def test_is_nll_tool(tmp_path, capsys):
+    """tools/is_nll.py spreads a subset over the split and merges its JSON."""
+    import importlib.util
+
+    from tests.helpers import write_npz_dir
+
+    spec = importlib.util.spec_from_file_location(
+        "is_nll_tool", os.path.join(os.path.dirname(__file__), "..", "tools", "is_nll.py"))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    data_dir = write_npz_dir(tmp_path / "data", n_train=8, n_test=40)
+    out = tmp_path / "is_nll.json"
+    out.write_text(json.dumps({"other": {"kept": True}}))
+    assert tool.main(["vae_mnist", "--data-dir", data_dir, "--k", "4", "--limit", "5",
+                      "--out", str(out)]) == 0
+    written = json.loads(out.read_text())
+    assert written["other"] == {"kept": True}
+    entry = written["vae_mnist"]
+    assert entry["num_images"] == 5 and entry["stride"] == 8 and entry["binarize"] == "static"
+    assert entry["metrics"]["is_nll_k"] == 4 and entry["images_per_second"] > 0
+    assert entry["is_nll_below_neg_elbo"] == (entry["metrics"]["is_nll"] <= entry["metrics"]["neg_elbo"])
+    with pytest.raises(SystemExit):
+        tool.main(["vae_mnist", "--k", "0"])
+    assert "--k must be a positive integer" in capsys.readouterr().err
