@@ -53,7 +53,7 @@ def run(name, args):
 
     import keras_genae
     from keras_genae.evaluation import evaluate
-    from keras_genae.recipes import get_recipe  # TODO(lead): keras_genae.models.family.get_recipe
+    from keras_genae.models.family import get_recipe
 
     recipe = get_recipe(name)
     model = keras_genae.load(name, compile=False)

@@ -23,7 +23,7 @@ DESCRIPTION = """\
     genae interpolate NAME [--steps 10] [--method slerp] --out strip.png
     genae train RECIPE [--data-dir D] [--out ckpt]   (or: genae train vae --dataset mnist)
     genae finetune NAME --images DIR --out DIR [--epochs N] [--val-split F]
-    genae evaluate NAME [--data-dir D] [--limit N]
+    genae evaluate NAME [--data-dir D] [--limit N] [--probe is_nll]
     genae push DIR --repo-id namespace/name
 
 NAME is anything `keras_genae.load` takes: a checkpoint name from `genae
@@ -137,6 +137,9 @@ def build_parser():
                    help="samples for the Frechet distance, 0 to skip (default 10000)")
     p.add_argument("--seed", type=int, default=0, help="seed, outside the zoo's protocol (default 0)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.add_argument("--probe", action="append", default=[], metavar="PROBE",
+                   help="also run this probe (e.g. is_nll: the VAEs' importance-sampled NLL, "
+                        "K=1000; slow); repeatable")
 
     p = command("push", "upload a checkpoint directory to the Hub")
     p.add_argument("dir")

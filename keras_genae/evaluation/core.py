@@ -13,18 +13,8 @@ from keras_genae.evaluation.likelihood import discretized_gaussian_log_likelihoo
 from keras_genae.evaluation.probes import PROBES
 from keras_genae.evaluation.base import Batch
 from keras_genae.evaluation.base import capabilities
+from keras_genae.models.family import get_family
 
-# TODO(lead): replace with `get_family(model).probes` once
-# keras_genae.models.family lands (default_probes already tries it first).
-_DEFAULT_PROBES = {
-    "Autoencoder": ("reconstruction",),
-    "DenoisingAutoencoder": ("reconstruction", "denoising"),
-    "VAE": ("reconstruction", "likelihood", "frechet"),
-    "VQVAE": ("reconstruction", "codebook"),
-    "AdversarialAutoencoder": ("reconstruction", "frechet"),
-    "DCGAN": ("frechet",),
-    "FeatureClassifier": ("classification",),
-}
 #: The probes of a model outside the families, by capability.
 _CAPABILITY_PROBES = (("reconstruct", "reconstruction"), ("sample", "frechet"),
                       ("classify", "classification"))
@@ -46,20 +36,11 @@ class Settings:
 
 
 def default_probes(model):
-    """The probe names of `model`'s family (`Family.probes`), else those of
-    its capabilities."""
-    try:
-        from keras_genae.models.family import get_family
-    except ImportError:
-        get_family = None
-    if get_family is not None:
-        try:
-            return tuple(get_family(model).probes)
-        except (KeyError, ValueError):
-            pass  # a model outside the families
-    for cls in type(model).__mro__:
-        if cls.__name__ in _DEFAULT_PROBES:
-            return _DEFAULT_PROBES[cls.__name__]
+    """The probe names of `model`'s family (`Family.probes`), else (a model
+    outside the families) those of its capabilities."""
+    family = get_family(model, default=None)
+    if family is not None:
+        return tuple(family.probes)
     caps = capabilities(model)
     return tuple(probe for capability, probe in _CAPABILITY_PROBES if capability in caps)
 

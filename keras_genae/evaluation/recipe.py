@@ -6,20 +6,11 @@ from keras_genae.evaluation.base import capabilities
 
 
 def test_split(recipe, data_dir=None, limit=None, batch_size=256, binarize=True):
-    """The evaluation data of a recipe: the full test split (or its first
-    `limit` images), binarized like the training data (`binarize=True`) or
-    not (`binarize=None`)."""
-    binarize = ("static" if recipe.binarize else None) if binarize is True else binarize
-    if hasattr(recipe, "test_data"):
-        # TODO(lead): call recipe.test_data only, once models/family.py's
-        # Recipe (which has it) replaces keras_genae.recipes.Recipe.
-        return recipe.test_data(data_dir=data_dir, limit=limit, batch_size=batch_size,
-                                binarize=binarize)
-    from keras_genae import data
-
-    split = "test" if limit is None else f"test[:{limit}]"
-    return data.load_dataset(recipe.dataset, split, batch_size=batch_size, shuffle=False,
-                             binarize=binarize, data_dir=data_dir)
+    """The evaluation data of a recipe (`Recipe.test_data`): the full test
+    split (or its first `limit` images), binarized like the training data
+    (`binarize=True`) or as it is (`binarize=False`)."""
+    return recipe.test_data(data_dir=data_dir, limit=limit, batch_size=batch_size,
+                            binarize=bool(binarize))
 
 
 def _classifier_data(dataset, data_dir, limit, reference_size, seed=0):
@@ -72,7 +63,7 @@ def evaluate_recipe(model, recipe, data_dir=None, limit=None, num_samples=10_000
         classifier = shipped_classifier(recipe.dataset) if sampling else None
         reference = None
         if classifier is not None and recipe.binarize:
-            reference = test_split(recipe, data_dir, limit, binarize=None)
+            reference = test_split(recipe, data_dir, limit, binarize=False)
         metrics = evaluate(model, test_split(recipe, data_dir, limit), classifier=classifier,
                            num_samples=num_samples if classifier is not None else 0, seed=0,
                            fd_reference=reference, probes=probes)

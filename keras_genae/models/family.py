@@ -181,6 +181,9 @@ class Family:
         references: tuple of str. Paper URLs, for the model cards.
         probes: tuple of str. The `keras_genae.evaluation.probes` this
             family is evaluated with, in report order.
+        optional_probes: tuple of str. Probes the family supports that
+            run only when asked for (`evaluate(..., probes=...)`), because
+            they cost much more than the others (the VAEs' `is_nll`).
         key_metrics: tuple of str. The metrics that describe a checkpoint,
             most telling first: `genae list` shows the first one present and
             the README table all present ones, in this order.
@@ -201,6 +204,7 @@ class Family:
     architecture: str
     references: tuple = ()
     probes: tuple = ()
+    optional_probes: tuple = ()
     key_metrics: tuple = ()
     recipes: tuple = ()
     card_usage: object = default_card_usage

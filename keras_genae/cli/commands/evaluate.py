@@ -1,4 +1,4 @@
-"""`genae evaluate NAME [--data-dir D] [--limit N] [--images ...]`: the
+"""`genae evaluate NAME [--data-dir D] [--limit N] [--images ...] [--probe P]`: the
 metrics of a checkpoint. A zoo checkpoint on its own dataset is evaluated
 with the zoo's protocol (`keras_genae.evaluation.evaluate_recipe`); any
 other model with the probes of its family, on the test split of its
@@ -30,9 +30,14 @@ def run(args):
     model = load(args.name, compile=False)
     dataset = args.dataset or common.dataset_of(args.name, model)
     recipe = None if args.images else _zoo_recipe(args.name, dataset)
+    probes = None
+    if args.probe:  # the family's probes, and those asked for
+        probes = tuple(evaluation.default_probes(model)) + tuple(args.probe)
+        unknown = sorted(set(args.probe) - set(evaluation.PROBES))
+        common.require(not unknown, f"Unknown probe(s) {unknown}. Known probes: {sorted(evaluation.PROBES)}.")
     if recipe is not None:
         metrics = evaluation.evaluate_recipe(model, recipe, args.data_dir, args.limit,
-                                             num_samples=args.num_samples)
+                                             num_samples=args.num_samples, probes=probes)
     else:
         if args.images:
             data, _ = common.read_images(args.images, model, invert=args.invert)
@@ -43,7 +48,7 @@ def run(args):
         sampling = dataset and "sample" in model.capabilities and args.num_samples > 0
         classifier = evaluation.shipped_classifier(dataset) if sampling else None
         metrics = evaluation.evaluate(model, data, classifier=classifier, num_samples=args.num_samples,
-                                      seed=args.seed, verbose=0 if args.json else 1)
+                                      seed=args.seed, verbose=0 if args.json else 1, probes=probes)
     title = None if args.json else f"\n{args.name} on {dataset or 'the given images'}:"
     common.print_metrics(metrics, title=title, as_json=args.json)
     return 0

@@ -37,7 +37,7 @@ CLASSIFIER_FAMILY = register_family(Family(
     test_config=dict(filters=(4, 8), feature_dim=8),
     architecture="FeatureClassifier",
     references=("https://arxiv.org/abs/1706.08500",),
-    probes=("classifier_accuracy",),
+    probes=("classification",),
     key_metrics=("test_accuracy", "frechet_distance_train_test"),
     card_usage=card_usage,
     recipe_class=ClassifierRecipe,
