@@ -1,5 +1,5 @@
 """Tests of keras_genae.evaluation (evaluate and its probes, the likelihoods,
-the Fréchet distance, the classifiers, evaluate_recipe) and keras_genae.classifiers."""
+the Fréchet distance, the classifiers, evaluate_recipe) and the classifier family."""
 
 import json
 import logging
@@ -12,7 +12,9 @@ import pytest
 import tensorflow as tf
 
 import keras_genae
-from keras_genae import classifiers
+from keras_genae.hub.checkpoint_writer import save_checkpoint
+from keras_genae.models import FeatureClassifier
+from keras_genae.models.classifier.recipe import augment_batch
 from keras_genae.evaluation import core as evaluation
 from keras_genae.evaluation import frechet
 from keras_genae.evaluation import likelihood
@@ -133,7 +135,7 @@ def test_evaluate_vae_likelihoods_and_frechet(caplog):
     x, _ = _images("mnist", 64)
     binary = (x >= 0.5).astype("float32")
     vae = keras_genae.VAE(image_shape=(28, 28, 1), latent_dim=4, encoder_filters=(4, 8), seed=0)
-    clf = classifiers.FeatureClassifier(image_shape=(28, 28, 1), filters=(4, 8), feature_dim=8)
+    clf = FeatureClassifier(image_shape=(28, 28, 1), filters=(4, 8), feature_dim=8)
     results = evaluation.evaluate(vae, binary, classifier=clf, num_samples=100, batch_size=32)
     assert set(results) == {"num_images", "mse", "psnr", "ssim", "neg_elbo", "kl",
                             "bits_per_dim", "frechet_distance", "num_samples"}
@@ -198,11 +200,11 @@ class _Sampler(keras_genae.GenerativeAutoencoder):
 def test_evaluate_sampler_without_reconstruction(tmp_path):
     x, _ = _images("mnist", 48)
     gan = _Sampler(seed=0)
-    clf = classifiers.FeatureClassifier(image_shape=(28, 28, 1), filters=(4,), feature_dim=8)
-    classifiers.save_classifier(clf, tmp_path / "clf")
+    clf = FeatureClassifier(image_shape=(28, 28, 1), filters=(4,), feature_dim=8)
+    save_checkpoint(clf, tmp_path / "clf", overwrite=True)
     results = evaluation.evaluate(gan, x, classifier=str(tmp_path / "clf"), num_samples=64)
     assert set(results) == {"num_images", "frechet_distance", "num_samples"}
-    wrong = classifiers.FeatureClassifier(image_shape=(32, 32, 3), filters=(4,))
+    wrong = FeatureClassifier(image_shape=(32, 32, 3), filters=(4,))
     with pytest.raises(ValueError, match="classifier was built for images of shape"):
         evaluation.evaluate(gan, x, classifier=wrong)
 
@@ -252,7 +254,7 @@ def test_denoising_uses_the_models_own_noise():
 
 def test_classification_probe():
     x, y = _images("mnist", 40)
-    clf = classifiers.FeatureClassifier(image_shape=(28, 28, 1), filters=(4,), feature_dim=8)
+    clf = FeatureClassifier(image_shape=(28, 28, 1), filters=(4,), feature_dim=8)
     results = evaluation.evaluate(clf, (x, y), batch_size=16, fd_reference=x[:20])
     predicted = np.argmax(np.asarray(clf(x, training=False)), axis=-1)
     assert results["test_accuracy"] == pytest.approx(np.mean(predicted == y))
@@ -342,7 +344,7 @@ def test_evaluate_recipe(tmp_path):
     test = keras_genae.data.load_dataset("mnist", "test[:40]", shuffle=False, binarize="static",
                                          data_dir=data_dir)
     assert metrics == pytest.approx(evaluation.evaluate(vae, test, probes=["likelihood"]), rel=1e-6)
-    clf = classifiers.FeatureClassifier(image_shape=(28, 28, 1), filters=(4,), feature_dim=8)
+    clf = FeatureClassifier(image_shape=(28, 28, 1), filters=(4,), feature_dim=8)
     scored = evaluate_recipe(clf, get_recipe("classifier_mnist"), data_dir, num_samples=32)
     assert scored["num_images"] == 48 and 0 <= scored["test_accuracy"] <= 1
     assert scored["frechet_distance_train_test"] > 0
@@ -351,13 +353,13 @@ def test_evaluate_recipe(tmp_path):
 # ------------------------------------------------------------- classifier
 def test_classifier_features_and_serialization(tmp_path):
     x, _ = _images("cifar10", 5)
-    clf = classifiers.FeatureClassifier(image_shape=(32, 32, 3), filters=(8, 16), feature_dim=24)
+    clf = FeatureClassifier(image_shape=(32, 32, 3), filters=(8, 16), feature_dim=24)
     assert tuple(clf.features(x).shape) == (5, 24)
     assert tuple(clf(x).shape) == (5, 10)
-    assert keras.saving.get_registered_name(classifiers.FeatureClassifier) == "keras_genae>FeatureClassifier"
-    clone = classifiers.FeatureClassifier.from_config(clf.get_config())
+    assert keras.saving.get_registered_name(FeatureClassifier) == "keras_genae>FeatureClassifier"
+    clone = FeatureClassifier.from_config(clf.get_config())
     assert clone.get_config() == clf.get_config()
-    classifiers.save_classifier(clf, tmp_path / "c", metrics={"test_accuracy": 0.5})
+    save_checkpoint(clf, tmp_path / "c", overwrite=True, metrics={"test_accuracy": 0.5})
     loaded = load_classifier(tmp_path / "c")
     np.testing.assert_allclose(loaded.features(x), clf.features(x), atol=1e-6)
     keras_path = str(tmp_path / "c.keras")
@@ -382,26 +384,26 @@ def test_classifier_features_and_serialization(tmp_path):
 
 def test_augment_batch():
     x, y = _images("cifar10", 4)
-    same, _ = classifiers.augment_batch(tf.constant(x), y, flip=False, crop_padding=0)
+    same, _ = augment_batch(tf.constant(x), y, flip=False, crop_padding=0)
     np.testing.assert_array_equal(same, x)
-    out, _ = classifiers.augment_batch(tf.constant(x), y, flip=True, crop_padding=4, seed=0)
+    out, _ = augment_batch(tf.constant(x), y, flip=True, crop_padding=4, seed=0)
     assert out.shape == x.shape
     tf.random.set_seed(0)
-    flipped, _ = classifiers.augment_batch(tf.constant(np.repeat(x[:1], 64, 0)), y, True, 0)
+    flipped, _ = augment_batch(tf.constant(np.repeat(x[:1], 64, 0)), y, True, 0)
     mirrored = np.all(np.isclose(flipped, x[:1, :, ::-1]), axis=(1, 2, 3))
     assert 0 < mirrored.sum() < 64
 
 
 def test_train_classifier_recipe_tiny_run(tmp_path, capsys):
-    """`python -m keras_genae.train classifier_mnist` trains, evaluates and
-    writes a zoo checkpoint with accuracy and the train-vs-test scale."""
-    from keras_genae import train as train_lib
+    """`genae train classifier_mnist` trains, evaluates and writes a zoo
+    checkpoint with accuracy and the train-vs-test scale."""
+    from keras_genae.cli import main
     from tests.helpers import write_npz_dir
 
     data_dir = write_npz_dir(tmp_path / "data", n_train=256, n_test=64)
     out = tmp_path / "ckpt"
-    train_lib.main(["classifier_mnist", "--data-dir", data_dir, "--out", str(out),
-                    "--epochs", "1", "--verbose", "0"])
+    assert main(["train", "classifier_mnist", "--data-dir", data_dir, "--out", str(out),
+                 "--epochs", "1", "--quiet", "--print-manifest"]) == 0
     metadata = json.loads((out / "classifier_mnist" / "metadata.json").read_text())
     metrics = metadata["metrics"]
     assert metadata["architecture"] == "FeatureClassifier"
@@ -413,7 +415,7 @@ def test_train_classifier_recipe_tiny_run(tmp_path, capsys):
     from keras_genae.callbacks import EpochCheckpoint
 
     restored, finished = EpochCheckpoint.restore(str(out / "classifier_mnist.state"))
-    assert finished == 1 and isinstance(restored, classifiers.FeatureClassifier)
+    assert finished == 1 and isinstance(restored, FeatureClassifier)
     assert int(restored.optimizer.iterations.numpy()) == 2  # 256 images at batch 128, 1 epoch
     loaded = load_classifier(out / "classifier_mnist")
     x, _ = _images("mnist", 3)

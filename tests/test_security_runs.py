@@ -18,7 +18,7 @@ import pytest
 import keras_genae
 from keras_genae import callbacks
 from keras_genae.hub import checkpoint_reader
-from keras_genae import train as train_lib
+from keras_genae.workflow import train as train_lib
 from keras_genae.callbacks import EpochCheckpoint
 from keras_genae.errors import RunLockedError
 from keras_genae.utils import io as io_utils
@@ -104,18 +104,16 @@ def test_truncated_state_names_the_file_and_restart_cleans_up(run, capsys):
     assert EpochCheckpoint.restore(state_dir)[1] == 1
 
 
-@pytest.mark.parametrize("command", ["genae", "python -m keras_genae.train"])
-def test_restart_flag_reaches_train(command, monkeypatch, tmp_path):
+def test_restart_flag_reaches_train(monkeypatch, tmp_path):
     from keras_genae import cli
-    from keras_genae import zoo
+
+    from keras_genae.models import Autoencoder
 
     calls = []
-    monkeypatch.setattr(train_lib, "train", lambda *a, **k: calls.append(k) or (None, {"epochs": 0, "train_seconds": 0}))
-    monkeypatch.setattr(zoo, "finish_checkpoint", lambda *a, **k: "ckpt")
-    if command == "genae":
-        assert cli.main(["train", "ae_mnist", "--out", str(tmp_path), "--restart"]) == 0
-    else:
-        assert train_lib.main(["ae_mnist", "--out", str(tmp_path), "--restart"]) == 0
+    model = Autoencoder(image_shape=(28, 28, 1), latent_dim=2, encoder_filters=(4,))
+    monkeypatch.setattr(train_lib, "train", lambda *a, **k: calls.append(k) or (model, {"epochs": 0, "train_seconds": 0}))
+    monkeypatch.setattr(train_lib, "finish_checkpoint", lambda *a, **k: "ckpt")
+    assert cli.main(["train", "ae_mnist", "--out", str(tmp_path), "--restart"]) == 0
     assert calls[-1]["restart"] is True
 
 
