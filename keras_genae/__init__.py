@@ -17,6 +17,7 @@ from keras_genae.models import VQVAE
 from keras_genae.models import Autoencoder
 from keras_genae.models import DenoisingAutoencoder
 from keras_genae.models import GenerativeAutoencoder
+from keras_genae.models import GenerativeModel
 from keras_genae.version import __version__
 from keras_genae.models import AdversarialAutoencoder
 from keras_genae.models import DCGAN
