@@ -31,6 +31,7 @@ _LAZY = {
     "Autoencoder": ("keras_genae.models", "Autoencoder"),
     "DenoisingAutoencoder": ("keras_genae.models", "DenoisingAutoencoder"),
     "GenerativeAutoencoder": ("keras_genae.models", "GenerativeAutoencoder"),
+    "GenerativeModel": ("keras_genae.models", "GenerativeModel"),
     "AdversarialAutoencoder": ("keras_genae.models", "AdversarialAutoencoder"),
     "DCGAN": ("keras_genae.models", "DCGAN"),
     "FeatureClassifier": ("keras_genae.models", "FeatureClassifier"),

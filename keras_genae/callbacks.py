@@ -158,8 +158,8 @@ class ImageGrid(keras.callbacks.Callback):
     - Reconstructions (`images=`): each input on the left of its
       reconstruction, written as `reconstructions_epoch_<E>.png`.
     - Samples (`num_samples=`): the decoded fixed latents, written as
-      `samples_epoch_<E>.png`. The model must have a prior
-      (`model.has_prior`): VAEs, adversarial autoencoders and GANs.
+      `samples_epoch_<E>.png`. The model must have a prior (`"sample"` in
+      `model.capabilities`): VAEs, adversarial autoencoders and GANs.
 
     `E` is the number of finished epochs (1-based, as Keras prints them);
     with `on_train_begin=True` the grids of the untrained model are written
@@ -219,21 +219,24 @@ class ImageGrid(keras.callbacks.Callback):
         self.paths = []
 
     def on_train_begin(self, logs=None):
-        from keras_genae.data import grids as images_lib
+        from keras import ops
 
-        if self.images is not None and not hasattr(self.model, "encoder"):
+        capabilities = getattr(self.model, "capabilities", frozenset())
+        if self.images is not None and "reconstruct" not in capabilities:
             raise ValueError(
                 f"ImageGrid(images=...) shows reconstructions, but {type(self.model).__name__} "
-                "has no encoder. Pass `num_samples=` to show samples instead."
+                "has no encoder (`model.capabilities` lacks \"reconstruct\"). Pass "
+                "`num_samples=` to show samples instead."
             )
         if self.num_samples and self.latents is None:
-            if not getattr(self.model, "has_prior", False):
+            if "sample" not in capabilities:
                 raise ValueError(
                     f"ImageGrid(num_samples={self.num_samples}) needs a model with a prior; "
                     f"{type(self.model).__name__} has none. Pass `images=` to show "
                     "reconstructions instead."
                 )
-            self.latents = images_lib.prior_latents(self.model, self.num_samples, seed=self.seed)
+            latents = self.model.sample_latents(self.num_samples, seed=self.seed)
+            self.latents = ops.convert_to_numpy(latents).astype("float32")
         if self.writer is None and self.log_dir is not None:
             import tensorflow as tf
 

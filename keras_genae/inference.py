@@ -1,7 +1,7 @@
 """Compiled, batched inference for keras_genae models on every backend.
 
 `inference_method` wraps a model method (`encode`, `decode`, `reconstruct`,
-`sample`, a classifier's `features`) so that a call on concrete inputs
+`sample`, `sample_latents`, a classifier's `features`) so that a call on concrete inputs
 (numpy arrays, lists, the active backend's eager tensors) runs compiled:
 
 - TensorFlow: a `tf.function`, traced once per input shape (not relaxed
@@ -33,6 +33,10 @@ from keras import ops
 
 #: Images (or latents) per compiled call when `batch_size` is not given.
 DEFAULT_BATCH_SIZE = 256
+
+#: Methods that take a count and a seed, `fn(self, n, seed=None)`, rather
+#: than a batch of data.
+SAMPLER_METHODS = ("sample", "sample_latents")
 
 _local = threading.local()
 
@@ -282,7 +286,8 @@ def inference_method(fn=None, *, check=None):
 
     Args:
         fn: the method, `fn(self, x, training=False)`, or for a method named
-            `sample`, `fn(self, n, seed=None)`.
+            in `SAMPLER_METHODS`, `fn(self, n, seed=None)`; its `n` is
+            checked first (a positive int, else a `ValueError`).
         check: None, or `check(model, x)` that validates the whole concrete
             input once, before it is split into batches.
 
@@ -297,11 +302,13 @@ def inference_method(fn=None, *, check=None):
     if getattr(fn, "_genae_raw", None) is not None:
         return fn
     name = fn.__name__
-    sampler = name == "sample"
+    sampler = name in SAMPLER_METHODS
 
     @functools.wraps(fn)
     def wrapper(self, *args, batch_size=None, **kwargs):
         batch_size = _check_batch_size(batch_size)
+        if sampler:
+            _check_count_argument(args, kwargs)
         if in_compiled_call() or getattr(_local, "off", 0) or kwargs.get("training") or _tracing():
             return fn(self, *args, **kwargs)
         if sampler:
@@ -319,6 +326,20 @@ def inference_method(fn=None, *, check=None):
 
     wrapper._genae_raw = fn
     return wrapper
+
+
+def _check_count_argument(args, kwargs):
+    """Raise unless the `n` of a sampler call is a positive int (a numpy
+    int too). A symbolic `n` (a traced batch size) is left to the method."""
+    if args:
+        n = args[0]
+    elif "n" in kwargs:
+        n = kwargs["n"]
+    else:
+        return  # the method raises its own TypeError
+    if _is_count(n) or (_tracing() and ops.is_tensor(n)):
+        return
+    raise ValueError(f"`n` must be a positive integer. Received: n={n!r}")
 
 
 def _is_count(value, minimum=1):

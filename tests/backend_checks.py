@@ -55,9 +55,26 @@ def main():
     results["predict_tensor"] = _close(vae.predict(xt, verbose=0), direct["reconstruct"])
     results["batched_matches"] = _close(vae.reconstruct(x, batch_size=2), direct["reconstruct"])
     results["sample_shape"] = list(vae.sample(3).shape)
+    mark("vae")
+    # --- prior latents: one way to draw them, and `n` checked the same everywhere.
+    # (Few new shapes: each new trace costs a second or more on JAX.)
+    latents = vae.sample_latents(4, seed=7)
+    results["sample_latents_shape"] = list(latents.shape)
+    results["sample_latents_seeded"] = _close(latents, vae.sample_latents(4, seed=7))
+    results["sample_decodes_latents"] = _close(vae.sample(4, seed=7), vae.decode(latents))
+    results["bad_n_errors"] = [
+        [_error(lambda: method(n)) for n in (0, -1, 2.5, True, "3", None)]
+        for method in (vae.sample, vae.sample_latents)
+    ]
+    # --- what each method returns (the README's table), and numpy from it.
+    outputs = {"encode": z, "decode": vae.decode(z), "reconstruct": rec, "sample": vae.sample(3),
+               "sample_latents": latents}
+    results["dtypes"] = {k: keras.backend.standardize_dtype(y.dtype) for k, y in outputs.items()}
+    results["all_backend_tensors"] = all(keras.ops.is_tensor(y) for y in outputs.values())
+    results["np_asarray_matches"] = all(np.array_equal(np.asarray(y), numpy(y)) for y in outputs.values())
     results["tf_after_inference"] = "tensorflow" in sys.modules
 
-    mark("vae")
+    mark("types_and_latents")
     from keras_genae import cli
 
     # Every load costs ~10 s on JAX (Keras compiles each initializer), so

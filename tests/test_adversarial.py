@@ -94,13 +94,13 @@ def test_build_and_sample_in_unit_range(kind, kwargs, image_shape):
 
 def test_aae_priors():
     n = 4000
-    gauss = np.asarray(tiny_aae(latent_dim=3).sample_prior(n, seed=0))
+    gauss = np.asarray(tiny_aae(latent_dim=3).sample_latents(n, seed=0))
     np.testing.assert_allclose(gauss.mean(0), 0, atol=0.1)
     np.testing.assert_allclose(gauss.std(0), 1, atol=0.1)
-    uni = np.asarray(tiny_aae(latent_dim=3, prior="uniform").sample_prior(n, seed=0))
+    uni = np.asarray(tiny_aae(latent_dim=3, prior="uniform").sample_latents(n, seed=0))
     assert uni.min() >= -1 and uni.max() <= 1
     np.testing.assert_allclose(uni.std(0), 1 / np.sqrt(3), atol=0.05)
-    mix = np.asarray(tiny_aae(latent_dim=3, prior="mixture", prior_components=4).sample_prior(n, seed=0))
+    mix = np.asarray(tiny_aae(latent_dim=3, prior="mixture", prior_components=4).sample_latents(n, seed=0))
     radius = np.linalg.norm(mix[:, :2], axis=1)
     assert 1.6 < np.median(radius) < 2.4
     angles = np.round(np.arctan2(mix[:, 1], mix[:, 0]) / (np.pi / 2)) % 4
@@ -110,10 +110,19 @@ def test_aae_priors():
 
 def test_dcgan_has_no_encoder(mnist):
     gan = tiny_gan()
-    for method in (gan.encode, gan.reconstruct, gan):
-        with pytest.raises(NotImplementedError, match="no encoder.*decode\\(z\\).*sample\\(n\\)"):
-            method(mnist[:2])
-    assert not hasattr(gan, "encoder")
+    assert isinstance(gan, keras_genae.GenerativeModel)
+    assert not isinstance(gan, keras_genae.GenerativeAutoencoder)
+    for name in ("encode", "_encode", "reconstruct", "encoder"):
+        assert not hasattr(gan, name), name
+    assert gan.capabilities == {"decode", "sample"} and gan.has_prior
+    # Calling the model and `predict` take latents, like `decode`.
+    for call in (gan, lambda x: gan.predict(x, verbose=0)):
+        with pytest.raises(ValueError, match=r"`z` must have shape \(batch, 16\)"):
+            call(mnist[:2])
+    z = np.random.default_rng(0).standard_normal((3, 16)).astype("float32")
+    expected = np.asarray(gan.decode(z))
+    np.testing.assert_allclose(np.asarray(gan(z)), expected, atol=1e-6)
+    np.testing.assert_allclose(gan.predict(z, verbose=0), expected, atol=1e-5)
     with pytest.raises(ValueError, match=r"`z` must have shape \(batch, 16\)"):
         gan.decode(np.zeros((2, 8), "float32"))
     assert tuple(gan.discriminate(mnist[:3]).shape) == (3, 1)
@@ -199,7 +208,7 @@ def test_dcgan_losses_match_their_definitions(mnist):
     np.testing.assert_allclose(float(smooth - plain), 0.2 * real_logits.mean(), rtol=1e-4, atol=1e-6)
     # Non-saturating generator loss: BCE(D(G(z)), 1).
     gan.seed_generator.state.assign(state)
-    fake_logits = gan.discriminate(gan.decode(gan.sample_latent(16)))
+    fake_logits = gan.discriminate(gan.decode(gan.sample_latents(16)))
     expected = keras.losses.BinaryCrossentropy(from_logits=True)(np.ones((16, 1)), fake_logits)
     gan.seed_generator.state.assign(state)
     np.testing.assert_allclose(float(gan.generator_terms(x)["generator_loss"]), float(expected), rtol=1e-5)

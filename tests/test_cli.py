@@ -27,35 +27,6 @@ from tests.helpers import write_npz_dir
 ROOT = Path(__file__).resolve().parents[1]
 REVISION = "v0.1.0"
 COMMIT = "c" * 40
-# The contract's capabilities, for the shim below.
-CAPABILITIES = {
-    "Autoencoder": {"encode", "decode", "reconstruct"},
-    "DenoisingAutoencoder": {"encode", "decode", "reconstruct"},
-    "VQVAE": {"encode", "decode", "reconstruct"},
-    "VAE": {"encode", "decode", "reconstruct", "sample"},
-    "AdversarialAutoencoder": {"encode", "decode", "reconstruct", "sample"},
-    "DCGAN": {"decode", "sample"},
-    "FeatureClassifier": {"classify"},
-}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def declared_capabilities():
-    """TODO(lead): delete this shim once the models branch (declared
-    `capabilities`, `sample_latents`) is merged; it does nothing then."""
-    from keras_genae.data import grids
-    from keras_genae.models.base import LOADABLE_MODELS
-
-    if hasattr(LOADABLE_MODELS["VAE"], "capabilities"):
-        yield
-        return
-    with pytest.MonkeyPatch.context() as mp:
-        for name, capabilities in CAPABILITIES.items():
-            mp.setattr(LOADABLE_MODELS[name], "capabilities", frozenset(capabilities), raising=False)
-            if "sample" in capabilities:
-                mp.setattr(LOADABLE_MODELS[name], "sample_latents",
-                           lambda self, n, seed=None: grids.prior_latents(self, n, seed=seed), raising=False)
-        yield
 
 
 def grid_size(n, ncols, h, w, scale=2, padding=2):

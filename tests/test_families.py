@@ -70,7 +70,7 @@ def test_vae_sampling_uses_the_seed_generator(mnist):
 def test_gaussian_likelihood_is_a_scaled_mse(mnist):
     vae = tiny_model(keras_genae.VAE, likelihood="gaussian", gaussian_sigma=0.5)
     x = mnist[:4]
-    logits = vae.decode_logits(vae.encode(x))
+    logits = vae.decode_raw(vae.encode(x))
     mean = logits  # a linear output: the Gaussian mean
     expected = -(
         0.5 * np.sum(((x - np.asarray(mean)) / 0.5) ** 2, axis=(1, 2, 3))
@@ -88,7 +88,7 @@ def test_straight_through_estimator(mnist, use_ema):
         tape.watch(z)
         q_st, _, q = vq.quantizer(z)
         tape.watch(q_st)
-        logits = vq.decode_logits(q_st)
+        logits = vq.decode_raw(q_st)
         rec = tf.reduce_mean(tf.square(x - logits))
     dz = tape.gradient(rec, z).numpy()
     dq = tape.gradient(rec, q_st).numpy()

@@ -20,6 +20,7 @@ from keras_genae.classifiers import FeatureClassifier
 from keras_genae.inference import uncompiled
 from keras_genae.models import ARCHITECTURES
 from tests.helpers import SHAPES
+from tests.test_models import BAD_COUNTS
 from tests.helpers import tiny_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -33,15 +34,16 @@ def images(n=6, dataset="mnist", seed=0):
 def methods(model, x):
     """name -> zero-argument call of every inference method of `model`."""
     calls = {}
-    if hasattr(model, "encoder"):
+    if "encode" in model.capabilities:
         calls["encode"] = lambda: model.encode(x)
         calls["reconstruct"] = lambda: model.reconstruct(x)
         z = numpy(model.encode(x))
     else:
         z = np.random.default_rng(0).standard_normal((len(x), model.latent_dim)).astype("float32")
     calls["decode"] = lambda: model.decode(z)
-    if model.has_prior:
+    if "sample" in model.capabilities:
         calls["sample"] = lambda: model.sample(len(x), seed=5)
+        calls["sample_latents"] = lambda: model.sample_latents(len(x), seed=5)
     return calls
 
 
@@ -55,6 +57,21 @@ def test_compiled_matches_direct_and_returns_backend_tensor(name):
             direct = call()
         assert isinstance(compiled, tf.Tensor), method
         np.testing.assert_allclose(numpy(compiled), numpy(direct), atol=1e-5, err_msg=method)
+
+
+def test_return_types_and_dtypes():
+    """What the README says each method returns on TensorFlow."""
+    x = images(3)
+    vae, vq = tiny_model(keras_genae.VAE), tiny_model(keras_genae.VQVAE)
+    outputs = {"encode": vae.encode(x), "decode": vae.decode(vae.encode(x)),
+               "reconstruct": vae.reconstruct(x), "sample": vae.sample(3),
+               "sample_latents": vae.sample_latents(3)}
+    for name, y in outputs.items():
+        assert isinstance(y, tf.Tensor) and keras.backend.standardize_dtype(y.dtype) == "float32", name
+        np.testing.assert_array_equal(np.asarray(y), numpy(y))
+    codes = vq.encode(x)
+    assert isinstance(codes, tf.Tensor) and keras.backend.standardize_dtype(codes.dtype) == "int32"
+    assert keras.backend.standardize_dtype(vq.reconstruct(x).dtype) == "float32"
 
 
 def test_inputs_numpy_list_and_tensor():
@@ -173,6 +190,13 @@ def test_other_backends_inference(backend_results):
         assert r[key] is True, key
     assert r["decode_shape"] == r["decode_numpy_shape"] == [5, 28, 28, 1]
     assert r["sample_shape"] == [3, 28, 28, 1] and r["batched_sample_shape"] == [5, 28, 28, 1]
+    assert r["dtypes"] == dict.fromkeys(
+        ("encode", "decode", "reconstruct", "sample", "sample_latents"), "float32")
+    assert r["all_backend_tensors"] and r["np_asarray_matches"]
+    assert r["sample_latents_shape"] == [4, 32]
+    assert r["sample_latents_seeded"] and r["sample_decodes_latents"]
+    expected_errors = [f"`n` must be a positive integer. Received: n={n!r}" for n in BAD_COUNTS]
+    assert r["bad_n_errors"] == [expected_errors, expected_errors]
     assert "Received dtype uint8" in r["uint8_error"]
     assert "Divide by 255" in r["range_error"]
     if r["backend"] == "jax":

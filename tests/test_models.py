@@ -1,5 +1,6 @@
 """Behaviour shared by every registered architecture."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -113,7 +114,7 @@ def test_bad_inputs_raise_clear_errors(arch, images):
     bad = tf.data.Dataset.from_tensor_slices(x[:8] * 2.0).batch(4)
     with pytest.raises(ValueError, match=r"outside that range.*x / 255"):
         model.fit(bad, epochs=1, verbose=0)
-    if hasattr(model, "encoder"):
+    if "reconstruct" in model.capabilities:
         with pytest.raises(ValueError, match="uint8"):
             model.reconstruct(x8)
 
@@ -159,3 +160,115 @@ def test_architectures_validate_arguments():
         keras_genae.VAE(image_shape=(28, 28, 1), likelihood="poisson")
     with pytest.raises(ValueError, match="`noise_level` must be a positive number"):
         keras_genae.DenoisingAutoencoder(image_shape=(28, 28, 1), noise_type="masking", noise_level=2.0)
+
+
+# ------------------------------------------------------------ capabilities
+#: The declared capabilities of each architecture (the contract; a new
+#: architecture must be added here).
+EXPECTED_CAPABILITIES = {
+    "Autoencoder": {"encode", "decode", "reconstruct"},
+    "DenoisingAutoencoder": {"encode", "decode", "reconstruct"},
+    "VQVAE": {"encode", "decode", "reconstruct"},
+    "VAE": {"encode", "decode", "reconstruct", "sample"},
+    "AdversarialAutoencoder": {"encode", "decode", "reconstruct", "sample"},
+    "DCGAN": {"decode", "sample"},
+}
+PRIOR_ARCHS = sorted(a for a, c in EXPECTED_CAPABILITIES.items() if "sample" in c)
+
+
+def test_every_architecture_declares_its_capabilities():
+    assert set(EXPECTED_CAPABILITIES) == set(ARCH_NAMES)
+
+
+@pytest.mark.parametrize("arch", ARCH_NAMES)
+def test_capabilities_are_declared_and_honoured(arch, images):
+    cls = ARCHITECTURES[arch]
+    assert isinstance(cls.capabilities, frozenset)
+    assert cls.capabilities == EXPECTED_CAPABILITIES[arch]
+    assert cls.capabilities <= keras_genae.models.CAPABILITIES
+    assert issubclass(cls, keras_genae.GenerativeModel)
+    assert issubclass(cls, keras_genae.GenerativeAutoencoder) == ("encode" in cls.capabilities)
+    model = tiny_model(cls)
+    assert cls.has_prior is model.has_prior is ("sample" in cls.capabilities)
+    x = images["mnist"][0][:2]
+    if "encode" in cls.capabilities:
+        z = model.encode(x)
+        assert tuple(model.reconstruct(x).shape) == (2,) + SHAPES["mnist"]
+    else:
+        for name in ("encode", "_encode", "reconstruct"):
+            assert not hasattr(model, name), name
+        z = np.zeros((2, model.latent_dim), "float32")
+    assert tuple(model.decode(z).shape) == (2,) + SHAPES["mnist"]
+    if "sample" in cls.capabilities:
+        assert tuple(model.sample(2, seed=0).shape) == (2,) + SHAPES["mnist"]
+    else:
+        for method in (model.sample, model.sample_latents):
+            with pytest.raises(NotImplementedError, match=f"{arch} has no prior to sample from"):
+                method(2)
+
+
+def test_capabilities_of_subclasses_are_checked():
+    class Legacy(keras_genae.Autoencoder):  # the older spelling
+        has_prior = True
+
+    assert Legacy.capabilities == {"encode", "decode", "reconstruct", "sample"} and Legacy.has_prior
+
+    class NoPrior(keras_genae.VAE):
+        has_prior = False
+
+    assert "sample" not in NoPrior.capabilities and NoPrior.has_prior is False
+    with pytest.raises(TypeError, match=r"Unknown capabilities \['fly'\]"):
+        type("Bad", (keras_genae.GenerativeModel,), {"capabilities": frozenset({"decode", "fly"})})
+    with pytest.raises(TypeError, match="declare `capabilities` only"):
+        type("Both", (keras_genae.GenerativeModel,), {"capabilities": frozenset(), "has_prior": True})
+
+
+@pytest.mark.parametrize("arch", PRIOR_ARCHS)
+def test_sample_latents_shape_seeds_and_sample(arch):
+    model = tiny_model(ARCHITECTURES[arch])
+    z = model.sample_latents(5, seed=1)
+    assert tuple(z.shape) == (5, model.latent_dim)
+    assert keras.backend.standardize_dtype(z.dtype) == "float32"
+    z = keras.ops.convert_to_numpy(z)
+    np.testing.assert_array_equal(z, keras.ops.convert_to_numpy(model.sample_latents(np.int64(5), seed=1)))
+    assert not np.allclose(z, keras.ops.convert_to_numpy(model.sample_latents(5, seed=2)))
+    state = keras.ops.convert_to_numpy(model.seed_generator.state)
+    a = keras.ops.convert_to_numpy(model.sample_latents(5))
+    assert not np.array_equal(keras.ops.convert_to_numpy(model.seed_generator.state), state)
+    assert not np.allclose(a, keras.ops.convert_to_numpy(model.sample_latents(5)))
+    # `sample` decodes exactly these latents, batch by batch too.
+    for batch_size in (None, 2):
+        latents = model.sample_latents(5, seed=3, batch_size=batch_size)
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(model.sample(5, seed=3, batch_size=batch_size)),
+            keras.ops.convert_to_numpy(model.decode(latents)), atol=1e-6)
+
+
+#: Values of `n` that `sample(n)` and `sample_latents(n)` reject.
+BAD_COUNTS = (0, -1, 2.5, True, "3", None)
+
+
+def test_sample_rejects_bad_counts():
+    model = tiny_model(keras_genae.VAE)
+    for method in (model.sample, model.sample_latents):
+        for n in BAD_COUNTS:
+            expected = f"`n` must be a positive integer. Received: n={n!r}"
+            with pytest.raises(ValueError) as info:
+                method(n)
+            assert str(info.value) == expected
+        with pytest.raises(ValueError, match=r"Received: n=-1$"):
+            method(n=-1, seed=0)
+    with keras_genae.inference.uncompiled():
+        with pytest.raises(ValueError, match=r"Received: n=0$"):
+            model.sample(0)
+    assert tuple(model.sample(np.int32(2)).shape) == (2,) + SHAPES["mnist"]
+
+
+def test_shipped_dcgan_samples_are_unchanged():
+    gan = keras_genae.load("dcgan_mnist")
+    assert type(gan) is keras_genae.DCGAN and gan.capabilities == {"decode", "sample"}
+    a = keras.ops.convert_to_numpy(gan.sample(4, seed=0))
+    np.testing.assert_array_equal(a, keras.ops.convert_to_numpy(gan.sample(4, seed=0)))
+    # Recorded with the checkpoint before DCGAN became a `GenerativeModel`.
+    np.testing.assert_allclose(a.mean(axis=(1, 2, 3)), [0.12717064, 0.10878203, 0.17413127, 0.17910995], atol=1e-4)
+    np.testing.assert_allclose(a[:, 14, 14, 0], [0.01461869, 0.00978148, 0.9836621, 0.9713125], atol=1e-4)

@@ -147,7 +147,7 @@ a, b = ops.convert_to_numpy(vae.encode(digits[[3, 8]]))  # a "3" and an "8"
 path = interpolate(a, b, steps, method="lerp")
 encoded_strip = ops.convert_to_numpy(vae.decode(path))
 
-z = images.prior_latents(vae, 2, seed=1)
+z = ops.convert_to_numpy(vae.sample_latents(2, seed=1))
 prior_strip = ops.convert_to_numpy(vae.decode(interpolate(z[0], z[1], steps, method="slerp")))
 show_rows(
     [encoded_strip, prior_strip],

@@ -164,7 +164,7 @@ plt.close(fig)
 - Walk between two digits with `genae interpolate vae_mnist --rows 4 --out walk.png`.
 - Sample from the prior with `vae.sample(64, seed=0)`: prior draws land
   where the encoder put the digits only if the aggregate posterior matches
-  the prior; compare the scatter of `images.prior_latents(vae, 1000)`
+  the prior; compare the scatter of `vae.sample_latents(1000)`
   projected on the same directions.
 """
 print("Figures in", args.out)

@@ -144,29 +144,3 @@ def save_grid(images, path, ncols=None, padding=2, pad_value=1.0, scale=1):
 
 
 # ---------------------------------------------------------------- latents
-def prior_latents(model, n, seed=0):
-    """Draw `n` latent vectors from `model`'s prior, as a float32 array.
-
-    VAEs use N(0, I), adversarial autoencoders their configured prior, and
-    DCGANs their noise prior. Decode them with `model.decode`: the same
-    `seed` gives the same latents, so the images of a model at different
-    training epochs can be compared.
-
-    Raises:
-        ValueError: the model has no prior (`model.has_prior` is False).
-    """
-    from keras import ops
-    import keras
-
-    if not getattr(model, "has_prior", False):
-        raise ValueError(
-            f"{type(model).__name__} has no prior to draw latents from "
-            "(`has_prior` is False); encode images instead."
-        )
-    if hasattr(model, "sample_prior"):
-        z = model.sample_prior(n, seed=seed)
-    elif hasattr(model, "sample_latent"):
-        z = model.sample_latent(n, seed=seed)
-    else:
-        z = keras.random.normal((n, model.latent_dim), seed=seed)
-    return ops.convert_to_numpy(z).astype("float32")

@@ -4,27 +4,10 @@ sees, a streaming mean, and the capabilities of a model."""
 import numpy as np
 from keras import ops
 
-# TODO(lead): read `type(model).capabilities` only, once every model class
-# declares it (models branch); this table is its temporary stand-in.
-_CAPABILITIES = {
-    "Autoencoder": ("encode", "decode", "reconstruct"),
-    "VQVAE": ("encode", "decode", "reconstruct"),
-    "VAE": ("encode", "decode", "reconstruct", "sample"),
-    "AdversarialAutoencoder": ("encode", "decode", "reconstruct", "sample"),
-    "DCGAN": ("decode", "sample"),
-    "FeatureClassifier": ("classify",),
-}
-
-
 def capabilities(model):
-    """The declared capabilities of `model`, a frozenset of strings."""
-    declared = getattr(type(model), "capabilities", None)
-    if declared is not None:
-        return frozenset(declared)
-    for cls in type(model).__mro__:
-        if cls.__name__ in _CAPABILITIES:
-            return frozenset(_CAPABILITIES[cls.__name__])
-    return frozenset()
+    """The declared capabilities of `model` (`type(model).capabilities`), a
+    frozenset of strings."""
+    return frozenset(type(model).capabilities)
 
 
 class Batch:

@@ -85,10 +85,7 @@ def discretized_gaussian_log_likelihood(x, mean, sigma, levels=256):
 
 def decode_raw(model, z):
     """The decoder's pre-activation output of latents `z`."""
-    # TODO(lead): call `model.decode_raw` directly once the models branch
-    # (which renames `decode_logits` to `decode_raw`) is merged.
-    method = getattr(model, "decode_raw", None) or model.decode_logits
-    return method(ops.cast(z, model.compute_dtype))
+    return model.decode_raw(ops.cast(z, model.compute_dtype))
 
 
 def gaussian_mean(model, output):

@@ -1,4 +1,5 @@
-"""`GenerativeAutoencoder`: the base class of every keras_genae model."""
+"""`GenerativeModel`, the base class of every keras_genae model, and
+`GenerativeAutoencoder`, that of the models with an encoder."""
 
 import keras
 import numpy as np
@@ -9,7 +10,16 @@ from keras_genae.inference import in_compiled_call
 from keras_genae.inference import inference_method
 from keras_genae.inference import is_concrete
 from keras_genae.metrics import psnr_tracker
+from keras_genae.models.capabilities import CAPABILITIES  # noqa: F401 (re-exported)
+from keras_genae.models.capabilities import HasPrior
+from keras_genae.models.capabilities import declare_capabilities
 from keras_genae.models.finetuning import FineTuning
+# Re-exported: other modules import the registry from here.
+from keras_genae.models.registry import ARCHITECTURES  # noqa: F401
+from keras_genae.models.registry import LOADABLE_MODELS  # noqa: F401
+from keras_genae.models.registry import get_architecture  # noqa: F401
+from keras_genae.models.registry import register_architecture  # noqa: F401
+from keras_genae.models.registry import register_loadable_model  # noqa: F401
 from keras_genae.training.guard import STATUS_KEY
 from keras_genae.training.guard import GuardStatus
 from keras_genae.training.phases import TrainPhase
@@ -25,82 +35,49 @@ INFERENCE_METHODS = {
     "reconstruct": lambda model, x: model._check_images(x),
     "decode": None,
     "sample": None,
+    "sample_latents": None,
 }
 
 # Key of the model's RNG state among the model's own saved variables.
 SEED_STATE_KEY = "seed_generator_state"
 
-# Class name -> class, for every generative architecture of the package.
-ARCHITECTURES = {}
-# Class name -> class, for every model a checkpoint may hold: the
-# architectures plus auxiliary models such as the evaluation classifiers.
-# The Hub loader rebuilds models only from this table; it never imports a
-# name from a config.
-LOADABLE_MODELS = {}
 
-
-def register_architecture(cls):
-    """Class decorator: register a model as a Keras serializable and as a
-    keras_genae architecture that `keras_genae.load` may rebuild."""
-    cls = register_loadable_model(cls)
-    ARCHITECTURES[cls.__name__] = cls
-    return cls
-
-
-def register_loadable_model(cls):
-    """Class decorator: register a model that is not a generative
-    architecture (e.g. `FeatureClassifier`) as a Keras serializable that
-    checkpoints may hold and `keras_genae.load` may rebuild."""
-    cls = keras.saving.register_keras_serializable(package="keras_genae")(cls)
-    LOADABLE_MODELS[cls.__name__] = cls
-    return cls
-
-
-def get_architecture(name):
-    """Return the registered architecture class called `name`."""
-    if name not in ARCHITECTURES:
-        raise ValueError(
-            f"Unknown keras_genae architecture {name!r}. Known architectures: "
-            f"{sorted(ARCHITECTURES)}."
-        )
-    return ARCHITECTURES[name]
-
-
-class GenerativeAutoencoder(keras.Model):
+class GenerativeModel(keras.Model):
     """Base class of the keras_genae models.
 
-    Subclasses build their layers in `__init__`, implement `encode`,
-    `decode`, `compute_losses` and `get_config`, and list the scalar terms
-    that `compute_losses` returns in `loss_terms`. The base class provides
-    input validation, metric tracking, the train and test steps (through
-    the backend trainer in `keras_genae.training`) and `reconstruct`.
+    What every model shares: input validation, metric tracking, the train
+    and test steps (through `keras_genae.training`), the NaN and input
+    guard, compile and saving plumbing, and sampling from a prior. A
+    subclass declares `capabilities`, builds its layers in `__init__`,
+    implements `compute_losses` (its scalar terms listed in `loss_terms`),
+    `build_layers` and `get_config`, and with `"sample"`, `decode` and
+    `_sample_latents`. `GenerativeAutoencoder` adds an encoder; `DCGAN`
+    subclasses this class directly.
 
-    Inference: `encode`, `decode`, `reconstruct` and `sample` (a subclass's
-    overrides too) accept numpy arrays, lists and the active backend's
-    tensors, and on concrete input run compiled (`tf.function`, `jax.jit`
-    with the weights as arguments, or PyTorch's no-grad path) in batches of
-    `batch_size=` (default 256) images; see `keras_genae.inference`.
-    Called on symbolic tensors or inside a trace (a train step, `predict`),
-    they run the plain ops. They return the active backend's tensor: a
-    `tf.Tensor`, a `jax.Array` or a `torch.Tensor`; get numpy with
-    `keras.ops.convert_to_numpy(y)`.
+    Inference: `sample`, `sample_latents` and a subclass's `encode`,
+    `decode` and `reconstruct` run compiled and batched on concrete input
+    (numpy arrays, lists, eager tensors; `batch_size=`, default 256), and
+    as plain ops inside a trace (see `keras_genae.inference`). They return
+    the active backend's tensor (`tf.Tensor`, `jax.Array`, `torch.Tensor`);
+    get numpy with `keras.ops.convert_to_numpy(y)`.
 
     Args:
-        image_shape: tuple of 3 ints `(height, width, channels)`. Shape of
-            the images, which are floats in [0, 1].
+        image_shape: tuple of 3 ints `(height, width, channels)` of the
+            images, which are floats in [0, 1].
         seed: int or None. Seed of the model's `SeedGenerator`, used by every
             random op of the model. Defaults to `None`.
         **kwargs: base `keras.Model` arguments such as `name` and `dtype`.
     """
 
+    #: What the model can do: a subset of `keras_genae.models.capabilities.CAPABILITIES`.
+    capabilities = frozenset()
+    #: Whether the model has a prior: `"sample" in capabilities`.
+    has_prior = HasPrior()
     #: Scalar loss terms returned by `compute_losses`; each is tracked by a
     #: `keras.metrics.Mean` and checked for NaN and inf during training.
     loss_terms = ("loss",)
-    #: Whether the model defines a prior and so implements `sample`.
-    has_prior = False
     #: Whether `compute_losses` returns a `psnr` term (the mean PSNR in dB
-    #: of the step's reconstructions), which `fit` logs as `psnr` and
-    #: `val_psnr`.
+    #: of the step's reconstructions), logged as `psnr` and `val_psnr`.
     reports_psnr = False
     #: How a pretrained checkpoint of this family is fine-tuned, unless its
     #: recipe says otherwise (`keras_genae.models.finetuning.FineTuning`).
@@ -111,6 +88,7 @@ class GenerativeAutoencoder(keras.Model):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        declare_capabilities(cls)
         for name, check in INFERENCE_METHODS.items():
             if name in cls.__dict__:
                 setattr(cls, name, inference_method(cls.__dict__[name], check=check))
@@ -128,90 +106,64 @@ class GenerativeAutoencoder(keras.Model):
         self._trackers += self.build_extra_metrics()
         self._guard_status = GuardStatus(name=STATUS_KEY)
 
-    # ------------------------------------------------------------------ API
     def build_extra_metrics(self):
         """Return metrics besides the loss means. Each is updated with
         `terms[metric.source]` (default: `terms[metric.name]`)."""
         return []
 
-    def encode(self, x, training=False):
-        """Encode a batch of images in [0, 1] (checked, see `fit`). Float
-        latents are returned in float32 whatever the dtype policy.
+    def sample_latents(self, n, seed=None):
+        """Draw `n` latents from the model's prior, float32: the one way to
+        draw them. `sample(n, seed=s)` is `decode(sample_latents(n, seed=s))`.
 
         Args:
-            x: float images `(batch, H, W, C)` in [0, 1]: a numpy array, a
-                list or a tensor of the active backend.
-            training: bool. Whether to run the layers in training mode
-                (then the call is not compiled). Defaults to `False`.
-            batch_size: int or None. Images per compiled call. Defaults to
-                256.
+            n: int. Number of latents; a positive int (numpy ints too).
+            seed: int or None. An int gives the same latents on every call
+                (and leaves the model's generator as it is); None draws from
+                and advances the model's `SeedGenerator`.
+            batch_size: int or None. Latents per compiled call (256).
 
         Example:
-        >>> z = model.encode(x)                    # the backend's tensor
-        >>> z = keras.ops.convert_to_numpy(z)      # numpy
+        >>> z = model.sample_latents(16, seed=0)   # (16, latent_dim)
+        >>> images = model.decode(z)
         """
-        z = self._encode(self._check_call_input(x), training=training)
-        return ops.cast(z, "float32") if "float" in str(z.dtype) else z
+        self._require_prior("sample_latents")
+        return self._sample_latents(n, seed)
 
-    def _encode(self, x, training=False):
-        """Encode a tensor batch with no input checks."""
+    def _sample_latents(self, n, seed=None):
+        """`sample_latents` with no checks; `n` may be a traced batch size."""
         raise NotImplementedError
-
-    def decode(self, z, training=False):
-        """Decode latents to images in [0, 1]. Takes `batch_size=` as
-        `encode` does."""
-        raise NotImplementedError
-
-    def reconstruct(self, x, training=False):
-        """Encode then decode `x`; returns images in [0, 1], float32, as
-        the active backend's tensor. Arguments as for `encode`."""
-        x = self._check_call_input(x)
-        return self.decode(self._encode(x, training=training), training=training)
-
-    #: How the decoder's raw output maps to images: `"sigmoid"` (the output
-    #: is Bernoulli logits) or `"linear"` (the output is the image itself,
-    #: trained with a squared error and clipped to [0, 1] when returned).
-    output_activation = "sigmoid"
-
-    def images_from_output(self, output):
-        """Map the decoder's raw output to float32 images in [0, 1]."""
-        output = ops.cast(output, "float32")
-        if self.output_activation == "sigmoid":
-            return ops.sigmoid(output)
-        return ops.clip(output, 0.0, 1.0)
 
     def sample(self, n, seed=None):
-        """Draw `n` images in [0, 1] from the model's prior.
+        """Draw `n` float32 images in [0, 1] from the prior: the decoded
+        `sample_latents(n, seed)`.
 
         Args:
-            n: int. Number of images.
-            seed: int or None. An int gives the same images on every call;
-                None draws from (and advances) the model's `SeedGenerator`.
-            batch_size: int or None. Images per compiled call. Defaults to
-                256.
+            n, seed, batch_size: as for `sample_latents`.
         """
-        raise NotImplementedError(
-            f"{type(self).__name__} has no prior to sample from."
-        )
+        self._require_prior("sample")
+        return self.decode(ops.cast(self._sample_latents(n, seed), self.compute_dtype))
+
+    def _require_prior(self, method):
+        if "sample" not in self.capabilities:
+            raise NotImplementedError(
+                f"{type(self).__name__} has no prior to sample from, so `{method}` is not "
+                f"available. Its capabilities: {sorted(self.capabilities)}."
+            )
 
     def compute_losses(self, x, training=False):
         """Return a dict of named scalar loss terms (and statistics)."""
         raise NotImplementedError
 
-    def call(self, x, training=False):
-        return self.reconstruct(x, training=training)
-
     def build(self, input_shape=None):
         """Create every weight by tracing the model on a symbolic batch."""
         if self.built:
             return
-        x = keras.KerasTensor((None,) + self.image_shape)
-        self.build_layers(x)
+        self.build_layers(keras.KerasTensor((None,) + self.image_shape))
         self.built = True
 
     def build_layers(self, x):
-        """Call every sublayer once on the symbolic batch `x`."""
-        self.reconstruct(x)
+        """Call every sublayer once on the symbolic image batch `x`."""
+        raise NotImplementedError
 
     def train_phases(self):
         """The optimization phases of one train step (see `TrainPhase`)."""
@@ -227,8 +179,7 @@ class GenerativeAutoencoder(keras.Model):
     # ------------------------------------------------------------ training
     @property
     def metrics(self):
-        # The guard's status rides with the metrics, so that every backend
-        # threads it through the step; it is not reported.
+        # The guard's status rides with the metrics through every backend's step.
         return list(self._trackers) + [self._guard_status]
 
     @property
@@ -356,9 +307,8 @@ class GenerativeAutoencoder(keras.Model):
         validate_images(x, self.image_shape, what)
 
     def _check_call_input(self, x):
-        """Check a batch given to encode/reconstruct. Concrete arrays are
-        fully checked (once, before a compiled call splits them); symbolic
-        tensors only by their static spec."""
+        """Check a batch given to encode/reconstruct: concrete arrays fully
+        (once, before a compiled call splits them), symbolic ones by spec."""
         if isinstance(x, (list, tuple)):
             x = np.asarray(x)
         if is_concrete(x):
@@ -383,9 +333,67 @@ class GenerativeAutoencoder(keras.Model):
         return config
 
 
+class GenerativeAutoencoder(GenerativeModel):
+    """Base class of the keras_genae models with an encoder.
+
+    Adds `encode`, `decode`, `reconstruct` and `call` (= `reconstruct`, so
+    `predict(images)` returns reconstructions) to `GenerativeModel`, whose
+    arguments it takes. Subclasses implement `_encode`, `decode` (and
+    usually `decode_raw`), `compute_losses` and `get_config`.
+    """
+
+    capabilities = frozenset({"encode", "decode", "reconstruct"})
+    #: How the decoder's raw output maps to images: `"sigmoid"` (the output
+    #: is Bernoulli logits) or `"linear"` (the output is the image itself,
+    #: trained with a squared error and clipped to [0, 1] when returned).
+    output_activation = "sigmoid"
+
+    def encode(self, x, training=False):
+        """Encode a batch of images in [0, 1] (checked, see `fit`) to
+        latents, float32 whatever the dtype policy (int32 code indices for
+        a VQ-VAE).
+
+        Args:
+            x: float images `(batch, H, W, C)` in [0, 1]: a numpy array, a
+                list or a tensor of the active backend.
+            training: bool. Run the layers in training mode (not compiled).
+            batch_size: int or None. Images per compiled call (256).
+
+        Example:
+        >>> z = keras.ops.convert_to_numpy(model.encode(x))  # numpy
+        """
+        z = self._encode(self._check_call_input(x), training=training)
+        return ops.cast(z, "float32") if "float" in str(z.dtype) else z
+
+    def _encode(self, x, training=False):
+        """Encode a tensor batch with no input checks."""
+        raise NotImplementedError
+
+    def decode(self, z, training=False):
+        """Decode latents to images in [0, 1]. Takes `batch_size=` as
+        `encode` does."""
+        raise NotImplementedError
+
+    def reconstruct(self, x, training=False):
+        """Encode then decode `x`; returns images in [0, 1], float32, as
+        the active backend's tensor. Arguments as for `encode`."""
+        x = self._check_call_input(x)
+        return self.decode(self._encode(x, training=training), training=training)
+
+    def images_from_output(self, output):
+        """Map the decoder's raw output to float32 images in [0, 1]."""
+        output = ops.cast(output, "float32")
+        if self.output_activation == "sigmoid":
+            return ops.sigmoid(output)
+        return ops.clip(output, 0.0, 1.0)
+
+    def call(self, x, training=False):
+        return self.reconstruct(x, training=training)
+
+    def build_layers(self, x):
+        self.reconstruct(x)
+
 
 for _name, _check in INFERENCE_METHODS.items():
-    setattr(
-        GenerativeAutoencoder, _name,
-        inference_method(GenerativeAutoencoder.__dict__[_name], check=_check),
-    )
+    if _name in GenerativeModel.__dict__:
+        setattr(GenerativeModel, _name, inference_method(GenerativeModel.__dict__[_name], check=_check))

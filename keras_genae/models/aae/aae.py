@@ -52,8 +52,8 @@ class AdversarialAutoencoder(MultiOptimizerMixin, Autoencoder):
 
     The logs hold `loss` (the reconstruction loss, the objective of
     phase 1), `reconstruction_loss`, `mse`, `discriminator_loss`,
-    `generator_loss` and `discriminator_accuracy`. `sample(n)` decodes
-    prior draws.
+    `generator_loss` and `discriminator_accuracy`. `sample_latents(n)`
+    draws from the prior and `sample(n)` decodes those draws.
 
     Args:
         image_shape: tuple of 3 ints `(height, width, channels)`.
@@ -98,7 +98,7 @@ class AdversarialAutoencoder(MultiOptimizerMixin, Autoencoder):
         "discriminator_loss",
         "generator_loss",
     )
-    has_prior = True
+    capabilities = frozenset({"encode", "decode", "reconstruct", "sample"})
     optimizer_names = ("ae_optimizer", "d_optimizer", "g_optimizer")
 
     def __init__(
@@ -185,7 +185,7 @@ class AdversarialAutoencoder(MultiOptimizerMixin, Autoencoder):
         return [keras.metrics.Mean(name="discriminator_accuracy")]
 
     # ---------------------------------------------------------------- prior
-    def sample_prior(self, n, seed=None):
+    def _sample_latents(self, n, seed=None):
         """`n` draws `(n, latent_dim)` from the prior, in float32."""
         seed = self._sample_seed(seed)
         # Two random ops need two different int seeds; a generator advances.
@@ -205,10 +205,6 @@ class AdversarialAutoencoder(MultiOptimizerMixin, Autoencoder):
         mean = ops.pad(mean, [[0, 0], [0, self.latent_dim - 2]])
         return mean + MIXTURE_STD * batch_random(keras.random.normal, shape, seed=seeds[1])
 
-    def sample(self, n, seed=None):
-        """Decode `n` prior draws to images in [0, 1]."""
-        return self.decode(ops.cast(self.sample_prior(n, seed), self.compute_dtype))
-
     def discriminate(self, z, training=False):
         """Discriminator logits `(batch, 1)` of latent vectors."""
         z = ops.cast(z, self.compute_dtype)
@@ -224,7 +220,7 @@ class AdversarialAutoencoder(MultiOptimizerMixin, Autoencoder):
         codes of `x`."""
         x = ops.cast(x, self.compute_dtype)
         fake = ops.stop_gradient(self._encode(x, training))
-        real = self.sample_prior(ops.shape(x)[0])
+        real = self._sample_latents(ops.shape(x)[0])
         real_logits = self.discriminate(real, training)
         fake_logits = self.discriminate(fake, training)
         return {

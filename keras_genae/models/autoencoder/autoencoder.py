@@ -94,18 +94,21 @@ class Autoencoder(GenerativeAutoencoder):
         """Latent vectors `(batch, latent_dim)` of images in [0, 1]."""
         return self.to_latent(self.encoder(x, training=training))
 
-    def decode_logits(self, z, training=False):
-        """The decoder's raw output: logits, or the image for a linear output."""
+    def decode_raw(self, z, training=False):
+        """The decoder's pre-activation output for latents `z`, in the
+        compute dtype: Bernoulli logits when `output_activation` is
+        `"sigmoid"` (`decode` applies the sigmoid), the image itself,
+        unclipped, when it is `"linear"` (`decode` clips it to [0, 1])."""
         return self.decoder(self.from_latent(z), training=training)
 
     def decode(self, z, training=False):
         """Map latent vectors to images in [0, 1]."""
-        return self.images_from_output(self.decode_logits(z, training=training))
+        return self.images_from_output(self.decode_raw(z, training=training))
 
     def compute_losses(self, x, training=False):
         x = ops.cast(x, self.compute_dtype)
         x_in = self.corrupt(x) if training else x
-        logits = self.decode_logits(self._encode(x_in, training), training)
+        logits = self.decode_raw(self._encode(x_in, training), training)
         target = ops.cast(x, "float32")
         rec = reconstruction_error(target, logits, self.reconstruction_loss)
         images = self.images_from_output(logits)

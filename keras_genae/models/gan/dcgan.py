@@ -7,7 +7,7 @@ from keras import layers
 from keras import ops
 
 from keras_genae.training.distribution import batch_random
-from keras_genae.models.base import GenerativeAutoencoder
+from keras_genae.models.base import GenerativeModel
 from keras_genae.models.base import TrainPhase
 from keras_genae.models.base import register_architecture
 from keras_genae.models.finetuning import FineTuning
@@ -21,7 +21,7 @@ from keras_genae.utils.validation import check_positive_int
 
 
 @register_architecture
-class DCGAN(MultiOptimizerMixin, GenerativeAutoencoder):
+class DCGAN(MultiOptimizerMixin, GenerativeModel):
     """Deep convolutional GAN, with the non-saturating loss.
 
     The generator maps `z ~ N(0, I)` through `Dense -> BatchNorm ->
@@ -41,9 +41,12 @@ class DCGAN(MultiOptimizerMixin, GenerativeAutoencoder):
     `g_optimizer`). The logs hold `discriminator_loss`, `generator_loss`
     and `discriminator_accuracy`; a GAN has no single `loss`.
 
-    A GAN has no encoder: `encode` and `reconstruct` raise
-    `NotImplementedError`; `decode(z)` runs the generator and `sample(n)`
-    decodes prior draws.
+    A GAN has no encoder: its `capabilities` are `decode` and `sample`, and
+    it has no `encode` or `reconstruct` method. `decode(z)` runs the
+    generator on latents `(batch, latent_dim)`; `sample_latents(n)` draws
+    them from the N(0, I) prior and `sample(n)` decodes those draws.
+    Calling the model, `gan(z)`, and `gan.predict(z)` take latents too and
+    return images, like `decode`.
 
     Args:
         image_shape: tuple of 3 ints `(height, width, channels)`; height and
@@ -85,8 +88,8 @@ class DCGAN(MultiOptimizerMixin, GenerativeAutoencoder):
     # Fashion-MNIST images reached a Frechet distance of 16.8 at its
     # from-scratch rates, 25.2 at 0.3x and 28.0 at 0.1x.
     default_finetuning = FineTuning(phase_learning_rates=(("d_optimizer", 2e-4), ("g_optimizer", 2e-4)))
+    capabilities = frozenset({"decode", "sample"})
     loss_terms = ("discriminator_loss", "generator_loss")
-    has_prior = True
     optimizer_names = ("g_optimizer", "d_optimizer")
 
     def __init__(
@@ -209,45 +212,29 @@ class DCGAN(MultiOptimizerMixin, GenerativeAutoencoder):
     def build_extra_metrics(self):
         return [keras.metrics.Mean(name="discriminator_accuracy")]
 
-    @staticmethod
-    def card_usage(handle, shape):
-        """The usage snippet of the model card: a GAN samples, it does not
-        reconstruct."""
-        from keras_genae.hub.model_card import usage_header
-
-        h, w, c = shape
-        return usage_header(handle) + [
-            "samples = model.sample(16, seed=0)  # (16, %d, %d, %d) images in [0, 1]" % (h, w, c),
-            f"images = np.random.rand(64, {h}, {w}, {c}).astype(\"float32\")  # your images here",
-            "model.fit(images, epochs=1)  # fine-tune both players: load() returns a compiled model",
-        ]
-
     # ------------------------------------------------------------- networks
-    def _no_encoder(self, what):
-        raise NotImplementedError(
-            f"{type(self).__name__} is a GAN and has no encoder, so `{what}` is "
-            "not available. Use `decode(z)` to generate images from latent "
-            "vectors, or `sample(n)` to draw images from the prior."
-        )
+    def call(self, z, training=False):
+        """Generate images from latents: `gan(z)` and `gan.predict(z)` are
+        `decode(z)`."""
+        return self.decode(z, training=training)
 
-    def encode(self, x, training=False):
-        self._no_encoder("encode")
-
-    def _encode(self, x, training=False):
-        self._no_encoder("encode")
-
-    def reconstruct(self, x, training=False):
-        self._no_encoder("reconstruct")
+    def decode_raw(self, z, training=False):
+        """The generator's pre-activation output `(batch, H, W, C)` for
+        latents `z`, in float32: `decode` maps it to [0, 1] with
+        `(tanh(h) + 1) / 2` or `sigmoid(h)` (`output_activation`)."""
+        shape = z.shape
+        if getattr(shape, "rank", 0) is None:  # a TF trace relaxed to an unknown rank
+            shape = None
+        if shape is not None and (len(shape) != 2 or shape[-1] not in (None, self.latent_dim)):
+            raise ValueError(
+                f"`z` must have shape (batch, {self.latent_dim}). "
+                f"Received: z.shape={tuple(shape)}"
+            )
+        return ops.cast(self.generator(ops.cast(z, self.compute_dtype), training=training), "float32")
 
     def decode(self, z, training=False):
         """Generate images in [0, 1] from latent vectors `(batch, latent_dim)`."""
-        shape = tuple(z.shape)
-        if len(shape) != 2 or shape[-1] not in (None, self.latent_dim):
-            raise ValueError(
-                f"`z` must have shape (batch, {self.latent_dim}). "
-                f"Received: z.shape={shape}"
-            )
-        h = ops.cast(self.generator(ops.cast(z, self.compute_dtype), training=training), "float32")
+        h = self.decode_raw(z, training=training)
         if self.output_activation == "tanh":
             return 0.5 * (ops.tanh(h) + 1.0)
         return ops.sigmoid(h)
@@ -260,18 +247,14 @@ class DCGAN(MultiOptimizerMixin, GenerativeAutoencoder):
         x = 2.0 * ops.cast(x, self.compute_dtype) - 1.0
         return ops.cast(self.discriminator(x, training=training), "float32")
 
-    def sample_latent(self, n, seed=None):
+    def _sample_latents(self, n, seed=None):
         """`n` draws `(n, latent_dim)` from the N(0, I) noise prior."""
         return batch_random(keras.random.normal, (n, self.latent_dim), seed=self._sample_seed(seed))
-
-    def sample(self, n, seed=None):
-        """Generate `n` images in [0, 1] (generator in inference mode)."""
-        return self.decode(self.sample_latent(n, seed))
 
     # --------------------------------------------------------------- losses
     def discriminator_terms(self, x, training=False):
         """Loss and accuracy of the discriminator on `x` and on fakes."""
-        fake = ops.stop_gradient(self.decode(self.sample_latent(ops.shape(x)[0]), training))
+        fake = ops.stop_gradient(self.decode(self._sample_latents(ops.shape(x)[0]), training))
         real_logits = self._discriminate(x, training)
         fake_logits = self._discriminate(fake, training)
         return {
@@ -284,7 +267,7 @@ class DCGAN(MultiOptimizerMixin, GenerativeAutoencoder):
     def generator_terms(self, x, training=False):
         """Non-saturating generator loss `BCE(D(G(z)), 1)`; `x` gives the
         batch size."""
-        fake = self.decode(self.sample_latent(ops.shape(x)[0]), training)
+        fake = self.decode(self._sample_latents(ops.shape(x)[0]), training)
         return {"generator_loss": sigmoid_cross_entropy(self._discriminate(fake, training), 1.0)}
 
     def compute_losses(self, x, training=False):

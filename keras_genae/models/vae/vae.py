@@ -58,8 +58,8 @@ class VAE(Autoencoder):
     TensorShape([4, 28, 28, 1])
     """
 
+    capabilities = frozenset({"encode", "decode", "reconstruct", "sample"})
     loss_terms = ("loss", "reconstruction_loss", "kl_loss", "neg_elbo", "mse")
-    has_prior = True
     # benchmarks/results/transfer_sweep.md: the Bernoulli VAEs did best at
     # 3e-4, the Gaussian vae_cifar10 only kept its PSNR at 3e-5; 1e-4 is the
     # family's middle ground (the zoo recipes set their own).
@@ -113,10 +113,9 @@ class VAE(Autoencoder):
         eps = batch_random(keras.random.normal, ops.shape(mean), seed=self._sample_seed(seed))
         return mean + ops.exp(0.5 * log_var) * eps
 
-    def sample(self, n, seed=None):
-        """Decode `n` draws from the N(0, I) prior to images in [0, 1]."""
-        z = keras.random.normal((n, self.latent_dim), seed=self._sample_seed(seed))
-        return self.decode(z)
+    def _sample_latents(self, n, seed=None):
+        """`n` draws `(n, latent_dim)` from the N(0, I) prior, float32."""
+        return keras.random.normal((n, self.latent_dim), seed=self._sample_seed(seed))
 
     def log_likelihood(self, x, logits):
         """log p(x|z) per image in nats, from the decoder's raw output
@@ -129,7 +128,7 @@ class VAE(Autoencoder):
         x = ops.cast(x, self.compute_dtype)
         mean, log_var = self._posterior(x, training)
         z = self.reparameterize(mean, log_var)
-        logits = self.decode_logits(ops.cast(z, self.compute_dtype), training)
+        logits = self.decode_raw(ops.cast(z, self.compute_dtype), training)
         target = ops.cast(x, "float32")
         rec = ops.mean(-self.log_likelihood(target, logits))
         kl = ops.mean(gaussian_kl(mean, log_var))
@@ -138,7 +137,7 @@ class VAE(Autoencoder):
         if not training:
             # Logged as val_psnr: the deterministic reconstruction, from the
             # posterior mean (what `reconstruct` returns).
-            images = self.images_from_output(self.decode_logits(ops.cast(mean, self.compute_dtype)))
+            images = self.images_from_output(self.decode_raw(ops.cast(mean, self.compute_dtype)))
         return {
             "psnr": mean_psnr(target, images),
             "loss": rec + self.beta * kl,

@@ -129,7 +129,10 @@ class VQVAE(GenerativeAutoencoder):
         """Codebook vectors `(batch, h, w, embedding_dim)` of code indices."""
         return self.quantizer.lookup(indices)
 
-    def decode_logits(self, z, training=False):
+    def decode_raw(self, z, training=False):
+        """The decoder's output for quantized vectors `z` `(batch, h, w,
+        embedding_dim)`: the image itself, unclipped (the output is linear;
+        `decode` clips it to [0, 1]), in the compute dtype."""
         return self.decoder(ops.cast(z, self.compute_dtype), training=training)
 
     def decode(self, z, training=False):
@@ -149,18 +152,18 @@ class VQVAE(GenerativeAutoencoder):
                 f"quantized vectors of shape (batch, h, w, {self.embedding_dim}). "
                 f"Received shape {tuple(z.shape)} and dtype {z.dtype}."
             )
-        return self.images_from_output(self.decode_logits(z, training=training))
+        return self.images_from_output(self.decode_raw(z, training=training))
 
     def reconstruct(self, x, training=False):
         x = self._check_call_input(x)
         q, _, _ = self.quantizer(self.encode_continuous(x, training))
-        return self.images_from_output(self.decode_logits(q, training=training))
+        return self.images_from_output(self.decode_raw(q, training=training))
 
     def compute_losses(self, x, training=False):
         x = ops.cast(x, self.compute_dtype)
         z = ops.cast(self.encode_continuous(x, training), "float32")
         quantized_st, indices, quantized = self.quantizer(z, training=training)
-        logits = self.decode_logits(quantized_st, training)
+        logits = self.decode_raw(quantized_st, training)
         target = ops.cast(x, "float32")
         rec = ops.mean(ops.square(target - ops.cast(logits, "float32")))
         codebook = ops.mean(ops.square(quantized - ops.stop_gradient(z)))
