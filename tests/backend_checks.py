@@ -141,7 +141,7 @@ def main():
     mark("traces")
     # --- a batched sample; a classifier's features.
     results["batched_sample_shape"] = list(vae.sample(5, batch_size=2).shape)
-    classifier = keras_genae.classifiers.FeatureClassifier(
+    classifier = keras_genae.models.FeatureClassifier(
         (28, 28, 1), filters=(8,), convs_per_stage=1, feature_dim=8
     )
     features = classifier.features(xt)

@@ -333,7 +333,7 @@ def test_is_nll_gaussian_bits_per_dim():
 # ---------------------------------------------------------- evaluate_recipe
 def test_evaluate_recipe(tmp_path):
     from keras_genae.evaluation import evaluate_recipe
-    from keras_genae.recipes import get_recipe
+    from keras_genae.models.family import get_recipe
     from tests.helpers import write_npz_dir
 
     data_dir = write_npz_dir(tmp_path / "data", n_train=64, n_test=48)

@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 
 import keras_genae
-from keras_genae.classifiers import FeatureClassifier
+from keras_genae.models import FeatureClassifier
 from keras_genae.inference import uncompiled
 from keras_genae.models import ARCHITECTURES
 from tests.helpers import SHAPES

@@ -12,7 +12,7 @@ with round-off negatives clipped to zero. This is exact in exact arithmetic
 and avoids the complex values that a general `sqrtm` of the non-symmetric
 product can produce.
 
-With the features of `keras_genae.classifiers.FeatureClassifier` instead of
+With the features of `keras_genae.models.FeatureClassifier` instead of
 Inception-v3, the numbers are not comparable with published FIDs; compare
 them with the train-vs-test distance of the same classifier (stored in its
 `metrics.json`), computed with the same sample sizes.
