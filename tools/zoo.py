@@ -10,6 +10,9 @@ Commands:
         `keras_genae/checkpoints/` and add them to the manifest.
     python tools/zoo.py table
         Print the README's checkpoint table from the manifest.
+    python tools/zoo.py is-nll benchmarks/results/is_nll.json [NAME ...]
+        Write the VAEs' importance-sampled NLL, measured by `python
+        tools/is_nll.py`, into their metadata, model cards and manifest.
     python tools/zoo.py cards [NAME ...]
         Rewrite the shipped checkpoints' fine-tuning settings (from their
         recipes) in `metadata.json`, the model cards and the manifest,
@@ -95,6 +98,26 @@ def refresh_card(name):
     return publish(directory, name)
 
 
+def add_is_nll(name, results):
+    """Write a VAE's importance-sampled NLL (from `tools/is_nll.py`'s JSON)
+    into its `metadata.json`, model card and manifest entry, without
+    re-evaluating the rest."""
+    from keras_genae.hub.model_card import model_card
+    from keras_genae.utils.io import atomic_path
+    from keras_genae.utils.io import write_json
+
+    run = results[name]
+    measured = {k: v for k, v in run["metrics"].items() if k.startswith("is_nll")}
+    measured.update(is_nll_images=float(run["num_images"]), is_nll_stride=float(run["stride"]))
+    directory = CHECKPOINTS_DIR / name
+    metadata = json.loads((directory / "metadata.json").read_text())
+    metadata["metrics"].update({k: float(v) for k, v in measured.items()})
+    write_json(directory / "metadata.json", metadata)
+    with atomic_path(directory / "README.md") as tmp:
+        Path(tmp).write_text(model_card(metadata), encoding="utf-8")
+    return publish(directory, name)
+
+
 def markdown_table(manifest_file=None):
     """The README table of shipped checkpoints, from the manifest: each
     checkpoint's family's key metrics, its recipe's floor."""
@@ -112,9 +135,8 @@ def markdown_table(manifest_file=None):
         if m.get("neg_elbo", 0) < 0:  # a continuous density: bits/dim says it
             keys.remove("neg_elbo")
         shown = ", ".join(f"{k} {m[k]:.4g}" for k in keys)
-        for key, value in m.items():
-            if key.endswith("_k") and key[:-2] in keys:  # the sample count of an estimate
-                shown += f" ({key[:-2]}: K={value:g})"
+        if "is_nll" in m:  # an estimate on a subset: say on what
+            shown += f" (is_nll: K={m['is_nll_k']:g} on {m['is_nll_images']:g} test images)"
         scale = models.get(f"classifier_{entry['dataset']}", {}).get("metrics", {})
         if "frechet_distance" in m and "frechet_distance_train_test" in scale:
             shown += f" (train vs test: {scale['frechet_distance_train_test']:.3g})"
@@ -159,6 +181,10 @@ def main(argv=None):
     cards = sub.add_parser("cards", help="rewrite fine-tuning settings in cards and manifest")
     cards.add_argument("names", nargs="*")
     cards.add_argument("--readme", default="README.md")
+    nll = sub.add_parser("is-nll", help="write tools/is_nll.py's results into cards and manifest")
+    nll.add_argument("results", help="the JSON of tools/is_nll.py")
+    nll.add_argument("names", nargs="*")
+    nll.add_argument("--readme", default="README.md")
     args = parser.parse_args(argv)
     if args.command == "table":
         print(markdown_table())
@@ -167,6 +193,11 @@ def main(argv=None):
         for name in args.names or manifest.list_models():
             entry = refresh_card(name)
             print(json.dumps({name: entry.get("finetuning")}))
+    elif args.command == "is-nll":
+        results = json.loads(Path(args.results).read_text())
+        for name in args.names or sorted(results):
+            entry = add_is_nll(name, results)
+            print(json.dumps({name: {k: v for k, v in entry["metrics"].items() if "is_nll" in k}}))
     elif args.command == "publish":
         for d in args.dirs:
             entry = publish(d)

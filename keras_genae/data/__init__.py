@@ -15,7 +15,7 @@ The names below import on first use (PEP 562): `datasets` and `folders`
 import TensorFlow (`tf.data`).
 """
 
-import importlib
+from keras_genae.utils.lazy import lazy_attributes
 
 _LAZY = {
     "DATASETS": "keras_genae.data.datasets",
@@ -34,11 +34,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name):
-    if name not in _LAZY:
-        raise AttributeError(f"module 'keras_genae.data' has no attribute {name!r}")
-    return getattr(importlib.import_module(_LAZY[name]), name)
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

@@ -14,7 +14,7 @@ Modules:
     recipe: `evaluate_recipe(model, recipe, ...)`, the zoo's protocol.
 """
 
-import importlib
+from keras_genae.utils.lazy import lazy_attributes
 
 _LAZY = {
     "evaluate": "keras_genae.evaluation.core",
@@ -34,11 +34,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name):
-    if name not in _LAZY:
-        raise AttributeError(f"module 'keras_genae.evaluation' has no attribute {name!r}")
-    return getattr(importlib.import_module(_LAZY[name]), name)
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

@@ -15,7 +15,7 @@ The public functions import on first use (PEP 562), so that importing the
 manifest does not import `huggingface_hub` or the models.
 """
 
-import importlib
+from keras_genae.utils.lazy import lazy_attributes
 
 _LAZY = {
     "load": "keras_genae.hub.api",
@@ -32,11 +32,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name):
-    if name not in _LAZY:
-        raise AttributeError(f"module 'keras_genae.hub' has no attribute {name!r}")
-    return getattr(importlib.import_module(_LAZY[name]), name)
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
