@@ -361,9 +361,9 @@ def test_console_commands_print_nothing_else(zoo, tmp_path):
     # No TensorFlow, XLA or absl line: only the error of the third command.
     assert result.stderr.startswith("genae: error: Unknown model 'tiny_vea'. Did you mean 'tiny_vae'")
     assert result.stderr.count("\n") == 1, result.stderr
-    if statuses[0][2] == "True":
-        pytest.xfail("`genae list` imports TensorFlow: keras_genae.hub.manifest (LOADABLE_MODELS, "
-                     "FineTuning) and keras_genae.models.family import Keras")
+    # `genae list` still imports TensorFlow (keras_genae.hub.manifest checks
+    # architecture names against the model registry, which imports Keras):
+    # quietly, as the stderr above shows.
 
 
 def test_python_m_sample_prints_nothing_else(zoo, tmp_path):
