@@ -109,6 +109,9 @@ def add_is_nll(name, results):
     run = results[name]
     measured = {k: v for k, v in run["metrics"].items() if k.startswith("is_nll")}
     measured.update(is_nll_images=float(run["num_images"]), is_nll_stride=float(run["stride"]))
+    # The one-sample bound of the same images, to compare with.
+    measured.update({f"is_nll_subset_{k}": v for k, v in run["metrics"].items()
+                     if k in ("neg_elbo", "bits_per_dim")})
     directory = CHECKPOINTS_DIR / name
     metadata = json.loads((directory / "metadata.json").read_text())
     metadata["metrics"].update({k: float(v) for k, v in measured.items()})
@@ -131,12 +134,15 @@ def markdown_table(manifest_file=None):
     for name in order:
         entry = models[name]
         m = entry["metrics"]
-        keys = [k for k in get_family(entry["architecture"]).key_metrics if k in m]
-        if m.get("neg_elbo", 0) < 0:  # a continuous density: bits/dim says it
-            keys.remove("neg_elbo")
+        # A negative value in nats is a continuous density: bits/dim says it.
+        keys = [k for k in get_family(entry["architecture"]).key_metrics
+                if k in m and not (k in ("neg_elbo", "is_nll") and m[k] < 0)]
         shown = ", ".join(f"{k} {m[k]:.4g}" for k in keys)
-        if "is_nll" in m:  # an estimate on a subset: say on what
-            shown += f" (is_nll: K={m['is_nll_k']:g} on {m['is_nll_images']:g} test images)"
+        if "is_nll_k" in m:  # an estimate on a subset: say on what, and its one-sample bound
+            key = "is_nll" if "is_nll" in keys else "is_nll_bits_per_dim"
+            bound = "neg_elbo" if key == "is_nll" else "bits_per_dim"
+            shown += (f" ({key}: K={m['is_nll_k']:g} on {m['is_nll_images']:g} test images, "
+                      f"whose {bound} is {m['is_nll_subset_' + bound]:.4g})")
         scale = models.get(f"classifier_{entry['dataset']}", {}).get("metrics", {})
         if "frechet_distance" in m and "frechet_distance_train_test" in scale:
             shown += f" (train vs test: {scale['frechet_distance_train_test']:.3g})"
