@@ -33,12 +33,17 @@ WORKER = os.path.join(ROOT, "tests", "backend_worker.py")
 OTHERS = ("jax", "torch")
 BACKENDS = ("tensorflow",) + OTHERS
 CASES = list(STATEFUL_CASES)
-# The DataParallel step of the default run: EMA statistics of the global
-# batch, BatchNorm, global noise, three optimizers. `pytest -m slow`
-# runs every case.
-DATA_PARALLEL_CASES = ["VQVAE", "AdversarialAutoencoder", "DCGAN"]
-SLOW_DATA_PARALLEL = [n for n in CASES if n not in DATA_PARALLEL_CASES]
+# The cases of the default run: EMA statistics and dead-code restarts of a
+# VQ-VAE codebook, BatchNorm, noise and three optimizers (AAE), two
+# adversarial players (DCGAN). `pytest -m slow` runs every case: each group
+# of cases runs in one subprocess per backend and stage, when first needed.
+DEFAULT_CASES = ["VQVAE", "AdversarialAutoencoder", "DCGAN"]
+SLOW_CASES = [n for n in CASES if n not in DEFAULT_CASES]
 GUARD_CASES = ["VQVAE", "DCGAN"]
+
+
+def _cases(names):
+    return [pytest.param(n, marks=[pytest.mark.slow] if n in SLOW_CASES else []) for n in names]
 STEP_RTOL, WEIGHT_RTOL, WEIGHT_ATOL = 1e-4, 1e-4, 1e-5
 EPOCH_RTOL = 1e-4
 
@@ -62,29 +67,40 @@ def _run(backend, stage, work, *cases, env=None):
         return json.load(f)
 
 
+class Runs:
+    """The workers' results, computed when a test first needs them: one
+    subprocess per backend, stage and group of cases."""
+
+    def __init__(self, work):
+        self.work = work
+        self._done = {}
+
+    def _group(self, stage, name):
+        if stage == "guard":
+            return tuple(GUARD_CASES)
+        return tuple(DEFAULT_CASES if name in DEFAULT_CASES else SLOW_CASES)
+
+    def __call__(self, backend, stage, name):
+        """`name`'s results of `stage` on `backend`."""
+        group = self._group(stage, name)
+        if (stage, group) not in self._done:
+            if stage == "resume":  # loads what every backend's train stage saved
+                self("tensorflow", "train", name)
+            if stage == "dataparallel":
+                env = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+                self._done[stage, group] = {"jax": _run("jax", stage, self.work, *group, env=env)}
+            else:
+                self._done[stage, group] = {b: _run(b, stage, self.work, *group) for b in BACKENDS}
+        return self._done[stage, group][backend][name]
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     work = str(tmp_path_factory.mktemp("backends"))
     os.makedirs(os.path.join(work, "init"))
     for name in CASES:
         case_model(name).save_weights(os.path.join(work, "init", f"{name}.weights.h5"))
-    results = {"work": work}
-    for stage in ("train", "resume"):
-        for backend in BACKENDS:
-            results[backend, stage] = _run(backend, stage, work)
-    for backend in BACKENDS:
-        results[backend, "guard"] = _run(backend, "guard", work, *GUARD_CASES)
-    return results
-
-
-def _data_parallel(runs, name):
-    """The JAX DataParallel results of `name`'s group of cases (each group
-    runs once, in one subprocess)."""
-    group = tuple(DATA_PARALLEL_CASES if name in DATA_PARALLEL_CASES else SLOW_DATA_PARALLEL)
-    if ("dataparallel", group) not in runs:
-        env = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-        runs["dataparallel", group] = _run("jax", "dataparallel", runs["work"], *group, env=env)
-    return runs["dataparallel", group][name]
+    return Runs(work)
 
 
 def _weights(work, backend, name, kind="step"):
@@ -105,39 +121,39 @@ def _assert_weights_close(expected, got, what):
 
 
 @pytest.mark.parametrize("backend", OTHERS)
-@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("name", _cases(CASES))
 def test_one_train_step_is_the_same_on_every_backend(runs, name, backend):
-    reference = runs["tensorflow", "train"][name]
-    result = runs[backend, "train"][name]
+    reference = runs("tensorflow", "train", name)
+    result = runs(backend, "train", name)
     _assert_terms_close(reference["step"], result["step"], STEP_RTOL, f"{name} on {backend}")
-    work = runs["work"]
+    work = runs.work
     before = _weights(work, "tensorflow", name)
     _assert_weights_close(before, _weights(work, backend, name), f"{name} on {backend}")
 
 
 @pytest.mark.parametrize("backend", OTHERS)
-@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("name", _cases(CASES))
 def test_one_epoch_on_mnist_gives_the_same_logs(runs, name, backend):
-    reference = runs["tensorflow", "train"][name]
-    result = runs[backend, "train"][name]
+    reference = runs("tensorflow", "train", name)
+    result = runs(backend, "train", name)
     _assert_terms_close(reference["epoch"], result["epoch"], EPOCH_RTOL, f"{name} on {backend}")
     assert result["iterations"] == reference["iterations"] == 9
 
 
-@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("name", _cases(CASES))
 def test_checkpoints_load_on_every_backend_with_the_same_outputs(runs, name):
     pairs = 0
     for backend in BACKENDS:
-        for source, result in runs[backend, "resume"][name].items():
+        for source, result in runs(backend, "resume", name).items():
             assert result["max_abs_diff"] <= 1e-5, (source, backend, result)
             pairs += 1
     assert pairs == 6
 
 
-@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("name", _cases(CASES))
 def test_training_resumes_on_another_backend(runs, name):
     for backend in BACKENDS:
-        resumed = [r for r in runs[backend, "resume"][name].values() if "epoch" in r]
+        resumed = [r for r in runs(backend, "resume", name).values() if "epoch" in r]
         assert len(resumed) == 1, backend
         result = resumed[0]
         # The optimizer state came along: its step counter continues.
@@ -149,7 +165,7 @@ def test_training_resumes_on_another_backend(runs, name):
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", GUARD_CASES)
 def test_a_rejected_step_changes_no_state(runs, name, backend):
-    result = runs[backend, "guard"][name]
+    result = runs(backend, "guard", name)
     nan_weight, nan_input = result["nan_weight"], result["nan_input"]
     assert nan_weight["error"]["type"] == "NonFiniteLossError", nan_weight
     term = nan_weight["error"]["term"]
@@ -160,16 +176,13 @@ def test_a_rejected_step_changes_no_state(runs, name, backend):
     assert nan_input["changed"] == [], nan_input["changed"]
 
 
-@pytest.mark.parametrize(
-    "name",
-    DATA_PARALLEL_CASES + [pytest.param(n, marks=pytest.mark.slow) for n in SLOW_DATA_PARALLEL],
-)
+@pytest.mark.parametrize("name", _cases(CASES))
 def test_jax_data_parallel_step_equals_one_device(runs, name):
-    result = _data_parallel(runs, name)
+    single = runs("jax", "train", name)["step"]
+    result = runs("jax", "dataparallel", name)
     assert result["devices"] == 2
-    single = runs["jax", "train"][name]["step"]
     _assert_terms_close(single, result["step"], STEP_RTOL, name)
-    work = runs["work"]
+    work = runs.work
     _assert_weights_close(
         _weights(work, "jax", name), _weights(work, "jax", name, "dataparallel"), name
     )

@@ -104,6 +104,45 @@ def test_family_registry_refuses_clashes_and_names_close_families():
         recipes.get_family("NoSuchNet")
 
 
+def test_a_new_family_is_its_folder_plus_one_registration(monkeypatch, tmp_path):
+    """What a contributor's family folder declares is all that the recipe
+    runner, the evaluator, the model card and `genae train ALIAS` need."""
+    import keras
+
+    from keras_genae.evaluation import default_probes
+    from keras_genae.hub.model_card import model_card
+    from keras_genae.models import VAE
+    from keras_genae.models import registry
+
+    @keras.saving.register_keras_serializable(package="keras_genae_test")
+    class TinyBetaVAE(VAE):  # what <family>/<name>.py would hold
+        pass
+
+    for table in (registry.ARCHITECTURES, registry.LOADABLE_MODELS):
+        monkeypatch.setitem(table, "TinyBetaVAE", TinyBetaVAE)
+    monkeypatch.setattr(recipes, "_FAMILIES", dict(recipes._FAMILIES))
+    monkeypatch.setattr(recipes, "_RECIPES", dict(recipes._RECIPES))
+    family = recipes.register_family(recipes.Family(  # what <family>/presets.py would hold
+        alias="betavae", architecture="TinyBetaVAE", probes=("reconstruction", "likelihood"),
+        key_metrics=("neg_elbo", "psnr"), test_config=dict(latent_dim=2, encoder_filters=(4,)),
+        recipes=(recipes.Recipe(name="betavae_mnist", architecture="TinyBetaVAE", dataset="mnist",
+                                config=dict(latent_dim=2, encoder_filters=(4,)), epochs=1,
+                                floor=("neg_elbo", "<=", 1e9)),),
+    ))
+    recipe = recipes.get_recipe("betavae_mnist")
+    model = recipe.build_model(steps_per_epoch=2)
+    assert isinstance(model, TinyBetaVAE) and model.compiled
+    assert recipes.get_family(model) is family and default_probes(model) == ("reconstruction", "likelihood")
+    custom = recipes.find_family("betavae").custom_recipe("fashion_mnist", epochs=2)
+    assert (custom.name, custom.architecture, custom.epochs) == ("my_betavae_fashion_mnist", "TinyBetaVAE", 2)
+    from keras_genae.hub.api import BUNDLED_CHECKPOINTS_DIR
+
+    metadata = json.loads((BUNDLED_CHECKPOINTS_DIR / "vae_mnist" / "metadata.json").read_text())
+    metadata.update(name="betavae_mnist", architecture="TinyBetaVAE")
+    card = model_card(metadata)
+    assert "keras_genae `TinyBetaVAE`" in card and "model.reconstruct(images)" in card
+
+
 def test_every_family_probe_and_key_metric_is_known():
     from keras_genae.evaluation.probes import PROBES
 
