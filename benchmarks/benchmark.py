@@ -152,7 +152,7 @@ def measure_config(name, input_name, batch_size, budget, jit_compile=None, save_
         return row
     x = next(iter(ds.take(1))).numpy()
     half = budget / 2
-    if hasattr(model, "encoder"):
+    if "encode" in model.capabilities:
         encode = tf.function(model.encode, reduce_retracing=True)
         encode(tf.constant(x))
         row["encode_images_per_s"] = round(batch_size * _time_calls(encode, tf.constant(x), half), 1)

@@ -78,14 +78,14 @@ def worker(models, seconds):
         for batch in BATCHES:
             x = rng.random((batch,) + tuple(model.image_shape), dtype=np.float32)
             calls = {}
-            if hasattr(model, "encoder"):
+            if "encode" in model.capabilities:
                 z = numpy(model.encode(x))
                 calls["encode"] = lambda: model.encode(x)
                 calls["reconstruct"] = lambda: model.reconstruct(x)
             else:
                 z = rng.standard_normal((batch, model.latent_dim)).astype("float32")
             calls["decode"] = lambda: model.decode(z)
-            if model.has_prior:
+            if "sample" in model.capabilities:
                 calls["sample"] = lambda: model.sample(batch)
             for method in METHODS:
                 if method not in calls:
