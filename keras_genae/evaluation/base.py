@@ -58,6 +58,8 @@ class Probe:
     name = None
     #: The capability the model needs, or None.
     requires = None
+    #: The model class a family's own probe needs (e.g. `VAE`), or None.
+    model_class = None
 
     def __init__(self, model, settings, **options):
         if options:
@@ -68,6 +70,8 @@ class Probe:
     @classmethod
     def unavailable(cls, model, settings):
         """Why the probe cannot run on `model` with `settings`, or None."""
+        if cls.model_class is not None and not isinstance(model, cls.model_class):
+            return f"it needs a {cls.model_class.__name__}. Received: a {type(model).__name__}"
         if cls.requires is not None and cls.requires not in capabilities(model):
             return f"the model cannot {cls.requires} (capabilities: {sorted(capabilities(model))})"
         return None

@@ -111,11 +111,7 @@ class Denoising(Probe):
 
 
 class _VAEProbe(Probe):
-    @classmethod
-    def unavailable(cls, model, settings):
-        if not isinstance(model, VAE):
-            return f"it needs a VAE. Received: a {type(model).__name__}"
-        return None
+    model_class = VAE
 
     def __init__(self, model, settings, **options):
         super().__init__(model, settings, **options)
@@ -208,13 +204,7 @@ class ImportanceSampledNLL(_VAEProbe):
 
 
 class Codebook(Probe):
-    name = "codebook"
-
-    @classmethod
-    def unavailable(cls, model, settings):
-        if not isinstance(model, VQVAE):
-            return f"it needs a VQVAE. Received: a {type(model).__name__}"
-        return None
+    name, model_class = "codebook", VQVAE
 
     def __init__(self, model, settings, **options):
         super().__init__(model, settings, **options)
