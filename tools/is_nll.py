@@ -39,9 +39,7 @@ def test_images(recipe, data_dir, limit=None, stride=None):
     `limit`. Returns `(images, stride)`."""
     import numpy as np
 
-    from keras_genae.evaluation.recipe import test_split
-
-    x = np.concatenate([np.asarray(b) for b in test_split(recipe, data_dir, batch_size=1000)])
+    x = np.concatenate([np.asarray(b) for b in recipe.test_data(data_dir, batch_size=1000)])
     if stride is None:
         stride = max(1, len(x) // limit) if limit else 1
     x = x[::stride]

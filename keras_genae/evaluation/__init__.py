@@ -30,7 +30,6 @@ _LAZY = {
     "load_classifier": "keras_genae.evaluation.classifier",
     "shipped_classifier": "keras_genae.evaluation.classifier",
     "evaluate_recipe": "keras_genae.evaluation.recipe",
-    "test_split": "keras_genae.evaluation.recipe",
 }
 
 

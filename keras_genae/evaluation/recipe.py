@@ -5,14 +5,6 @@ from keras_genae.evaluation.core import evaluate
 from keras_genae.evaluation.base import capabilities
 
 
-def test_split(recipe, data_dir=None, limit=None, batch_size=256, binarize=True):
-    """The evaluation data of a recipe (`Recipe.test_data`): the full test
-    split (or its first `limit` images), binarized like the training data
-    (`binarize=True`) or as it is (`binarize=False`)."""
-    return recipe.test_data(data_dir=data_dir, limit=limit, batch_size=batch_size,
-                            binarize=bool(binarize))
-
-
 def _classifier_data(dataset, data_dir, limit, reference_size, seed=0):
     """The labeled test split, and `reference_size` shuffled train images
     (None for 0): the scale of the Fréchet distances."""
@@ -63,8 +55,8 @@ def evaluate_recipe(model, recipe, data_dir=None, limit=None, num_samples=10_000
         classifier = shipped_classifier(recipe.dataset) if sampling else None
         reference = None
         if classifier is not None and recipe.binarize:
-            reference = test_split(recipe, data_dir, limit, binarize=False)
-        metrics = evaluate(model, test_split(recipe, data_dir, limit), classifier=classifier,
+            reference = recipe.test_data(data_dir, limit, binarize=False)
+        metrics = evaluate(model, recipe.test_data(data_dir, limit), classifier=classifier,
                            num_samples=num_samples if classifier is not None else 0, seed=0,
                            fd_reference=reference, probes=probes)
     return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
