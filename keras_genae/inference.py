@@ -264,17 +264,38 @@ def _run_on_data(model, name, fn, x, batch_size, check):
     return _concatenate(parts)
 
 
-def _run_sample(model, name, fn, n, seed, batch_size):
+def _run_sample(model, name, fn, n, seed, batch_size, options=None):
+    """Run a sampler batch by batch. `options` holds the method's other
+    arguments: numpy arrays of `n` rows (one per sample, e.g. labels) are
+    split into the batches and passed as data; the rest (None, numbers,
+    strings) are static arguments of the trace."""
     runner = _runner(model)
     generator = runner.seed_for(seed)
+    options = options or {}
+    per_sample = {k: v for k, v in options.items() if isinstance(v, np.ndarray)}
+    static_options = {k: v for k, v in options.items() if k not in per_sample}
     parts = []
     with _compiled_call():
         for start in range(0, n, batch_size):
             size = min(batch_size, n - start)
             static = {"seed": generator} if generator is not None else {}
-            run = runner.function(name, fn, {"n_static": size, **static})
-            parts.append(run())
+            key = f"{name}[{','.join(per_sample)}]" if per_sample else name
+            run = runner.function(key, _with_arrays(fn, tuple(per_sample)),
+                                  {"n_static": size, **static, **static_options})
+            parts.append(run(*[ops.convert_to_tensor(v[start:start + size]) for v in per_sample.values()]))
     return _concatenate(parts)
+
+
+def _with_arrays(fn, names):
+    """`fn` taking the per-sample arrays `names` positionally (as data)."""
+    if not names:
+        return fn
+
+    def body(model, *arrays, **static):
+        return fn(model, **static, **dict(zip(names, arrays)))
+
+    body.__name__ = getattr(fn, "__name__", "body")
+    return body
 
 
 def inference_method(fn=None, *, check=None):
@@ -286,8 +307,11 @@ def inference_method(fn=None, *, check=None):
 
     Args:
         fn: the method, `fn(self, x, training=False)`, or for a method named
-            in `SAMPLER_METHODS`, `fn(self, n, seed=None)`; its `n` is
-            checked first (a positive int, else a `ValueError`).
+            in `SAMPLER_METHODS`, `fn(self, n, seed=None, **options)`; its
+            `n` is checked first (a positive int, else a `ValueError`), and
+            its `options` by `model.sampler_options(n, **options)`, which
+            returns them normalized: numpy arrays of `n` rows are split
+            into the batches, other values are static.
         check: None, or `check(model, x)` that validates the whole concrete
             input once, before it is split into batches.
 
@@ -313,10 +337,13 @@ def inference_method(fn=None, *, check=None):
             return fn(self, *args, **kwargs)
         if sampler:
             call = dict(zip(("n", "seed"), args), **kwargs)
-            n, seed = call.get("n"), call.get("seed")
-            if set(call) - {"n", "seed"} or not _is_count(n) or not (seed is None or _is_count(seed, 0)):
+            n, seed = call.pop("n", None), call.pop("seed", None)
+            if not _is_count(n) or not (seed is None or _is_count(seed, 0)):
                 return fn(self, *args, **kwargs)  # let the method raise or handle it
-            return _run_sample(self, name, _sample_body(fn), int(n), seed, batch_size)
+            # The method's own options (a VQ-VAE's labels and temperature),
+            # checked and normalized by the model before anything is traced.
+            options = self.sampler_options(int(n), **call) if call else {}
+            return _run_sample(self, name, _sample_body(fn), int(n), seed, batch_size, options)
         if len(args) != 1 or set(kwargs) - {"training"}:
             return fn(self, *args, **kwargs)
         x = args[0]
@@ -347,8 +374,8 @@ def _is_count(value, minimum=1):
 
 
 def _sample_body(fn):
-    def body(model, n_static, seed=None):
-        return fn(model, n_static, seed=seed)
+    def body(model, n_static, seed=None, **options):
+        return fn(model, n_static, seed=seed, **options)
 
     return body
 

@@ -38,7 +38,16 @@ LAYERS = {
         genae_layers.VectorQuantizer,
         dict(num_embeddings=8, embedding_dim=3, use_ema=True, ema_decay=0.9, dead_code_threshold=0.5, seed=1),
         (2, 2, 2, 3), ((2, 2, 2, 3), (2, 2, 2), (2, 2, 2, 3)), {"training": False}, 0, 4),
+    "GatedPixelCNN": (
+        genae_layers.GatedPixelCNN, dict(num_codes=6, filters=4, num_layers=2), (2, 3, 4),
+        (2, 3, 4, 6), {}, 21, 0),
+    "GatedPixelCNN-conditional": (
+        genae_layers.GatedPixelCNN, dict(num_codes=6, filters=4, num_layers=2, num_classes=3, seed=1),
+        (2, 3, 4), (2, 3, 4, 6), {"labels": np.array([0, 2])}, 23, 0),
 }
+#: Inputs of the layers that take other than floats in [0, 1).
+INPUT_DATA = {name: np.random.RandomState(0).randint(0, 6, (2, 3, 4)).astype("int32")
+              for name in ("GatedPixelCNN", "GatedPixelCNN-conditional")}
 
 
 def test_the_table_covers_every_registered_layer():
@@ -47,7 +56,8 @@ def test_the_table_covers_every_registered_layer():
         if isinstance(obj, type) and issubclass(obj, keras.layers.Layer)
         and keras.saving.get_registered_name(obj) == f"keras_genae>{name}"
     }
-    assert registered == {"ConvEncoder", "ConvDecoder", "DenseBottleneck", "ResidualBlock", "VectorQuantizer"}
+    assert registered == {"ConvEncoder", "ConvDecoder", "DenseBottleneck", "ResidualBlock", "VectorQuantizer",
+                          "GatedPixelCNN"}
     assert registered == {case[0].__name__ for case in LAYERS.values()}
 
 
@@ -57,6 +67,7 @@ def test_layer(case):
     run_layer_test(
         cls, kwargs, input_shape, output_shape, call_kwargs=call_kwargs,
         expected_num_trainable_weights=trainable, expected_num_non_trainable_weights=non_trainable,
+        input_data=INPUT_DATA.get(case),
     )
 
 

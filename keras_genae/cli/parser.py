@@ -19,7 +19,7 @@ DESCRIPTION = """\
     genae list [PATTERN]                      checkpoints, dataset, size, key metric
     genae info NAME                           the model card
     genae reconstruct NAME [--images DIR|FILES] [--n N] --out grid.png
-    genae sample NAME [-n 64] [--seed S] --out grid.png
+    genae sample NAME [-n 64] [--seed S] [--label K] [--temperature T] --out grid.png
     genae interpolate NAME [--steps 10] [--method slerp] --out strip.png
     genae train RECIPE [--data-dir D] [--out ckpt]   (or: genae train vae --dataset mnist)
     genae finetune NAME --images DIR --out DIR [--epochs N] [--val-split F]
@@ -88,6 +88,11 @@ def build_parser():
     p.add_argument("name")
     p.add_argument("-n", "--n", type=positive_int, default=64, help="number of samples (default 64)")
     p.add_argument("--cols", type=positive_int, default=None, help="images per row")
+    p.add_argument("--label", type=int, default=None,
+                   help="the class to sample (models with a class-conditional prior: the zoo VQ-VAEs)")
+    p.add_argument("--temperature", type=float, default=None,
+                   help="divide the prior's logits by T: below 1, likelier and less varied samples "
+                        "(autoregressive priors: the zoo VQ-VAEs; default 1)")
     p = command("interpolate", "a strip of images along a latent path", [image_opts, inputs])
     p.add_argument("name")
     p.add_argument("--steps", type=positive_int, default=10, help="images per strip (default 10)")
@@ -109,6 +114,9 @@ def build_parser():
                    help="delete an interrupted (or damaged) run's state and train from epoch 1")
     p.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
     p.add_argument("--print-manifest", action="store_true", help="also print the manifest entry (JSON)")
+    p.add_argument("--prior-only", action="store_true",
+                   help="a recipe with a prior stage: train the prior on the shipped checkpoint's "
+                        "frozen autoencoder, skipping the first stage")
 
     p = command("finetune", "fine-tune a checkpoint on a folder of your images")
     p.add_argument("name", help="a checkpoint name, hf:// handle, checkpoint directory or .keras file")

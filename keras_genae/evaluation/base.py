@@ -5,9 +5,9 @@ import numpy as np
 from keras import ops
 
 def capabilities(model):
-    """The declared capabilities of `model` (`type(model).capabilities`), a
-    frozenset of strings."""
-    return frozenset(type(model).capabilities)
+    """The declared capabilities of `model` (`model.capabilities`: those of
+    its class, narrowed by its config), a frozenset of strings."""
+    return frozenset(model.capabilities)
 
 
 class Batch:

@@ -12,7 +12,8 @@ a family lists the ones that fit its models (`Family.probes`), and
 | `"likelihood"` | `neg_elbo`, `kl` (nats), `bits_per_dim` | VAEs |
 | `"is_nll"` | `is_nll` (nats), `is_nll_k`, `is_nll_bits_per_dim` | VAEs |
 | `"codebook"` | `codebook_usage`, `codes_used`, `perplexity` | VQ-VAEs |
-| `"frechet"` | `frechet_distance`, `num_samples` | those that sample |
+| `"prior"` | `prior_bits_per_code`, `prior_bits_per_image`, `bits_per_dim`, `decoder_sigma` | VQ-VAEs with a prior (`keras_genae.evaluation.prior`) |
+| `"frechet"` | `frechet_distance`, `num_samples`, `class_share_<k>`, `class_share_min`, `class_share_max` | those that sample |
 | `"classification"` | `test_accuracy`, `frechet_distance_train_test` | classifiers |
 
 Conventions:
@@ -31,6 +32,9 @@ Conventions:
   histogram (the effective number of codes).
 - Fréchet: `num_samples` samples against the images of the data (or of
   `fd_reference`), in the penultimate features of a `classifier`. For a
+  classifier, `class_share_<k>` is the share of the samples that the
+  classifier assigns to class `k` (a sampler that covers the data evenly
+  gives `1 / num_classes` each). For a
   classifier, `frechet_distance_train_test` compares the train images of
   `fd_reference` with the data in its own features: the scale of the model
   distances.
@@ -49,6 +53,7 @@ from keras_genae.evaluation.frechet import FeatureStatistics
 from keras_genae.evaluation.frechet import frechet_distance
 from keras_genae.evaluation.frechet import iter_image_batches
 from keras_genae.evaluation.image_metrics import ssim
+from keras_genae.evaluation.prior import PriorLikelihood
 from keras_genae.evaluation import likelihood
 from keras_genae.metrics import mse_per_image
 from keras_genae.metrics import psnr
@@ -258,12 +263,18 @@ class Frechet(Probe):
         if self.reference.count < 2:
             raise ValueError("The Fréchet distance needs at least 2 images in `data`.")
         generated = FeatureStatistics()
+        predicted = []
         for i, start in enumerate(range(0, s.num_samples, s.batch_size)):
             n = min(s.batch_size, s.num_samples - start)
             images = self.model.sample(n, seed=s.seed * 100_003 + i + 1)
             generated.update(ops.convert_to_numpy(self.classifier.features(images)))
+            logits = ops.convert_to_numpy(self.classifier(images, training=False))
+            predicted.append(np.argmax(logits, axis=-1))
+        shares = np.bincount(np.concatenate(predicted), minlength=logits.shape[-1]) / s.num_samples
         return {"frechet_distance": frechet_distance(generated, self.reference),
-                "num_samples": s.num_samples}
+                "num_samples": s.num_samples,
+                **{f"class_share_{k}": float(v) for k, v in enumerate(shares)},
+                "class_share_min": float(shares.min()), "class_share_max": float(shares.max())}
 
 
 class Classification(Probe):
@@ -297,4 +308,5 @@ class Classification(Probe):
 
 #: Name -> probe class.
 PROBES = {cls.name: cls for cls in (
-    Reconstruction, Denoising, Likelihood, ImportanceSampledNLL, Codebook, Frechet, Classification)}
+    Reconstruction, Denoising, Likelihood, ImportanceSampledNLL, Codebook, PriorLikelihood, Frechet,
+    Classification)}

@@ -133,6 +133,22 @@ class GenerativeModel(keras.Model):
         """`sample_latents` with no checks; `n` may be a traced batch size."""
         raise NotImplementedError
 
+    def sampler_options(self, n, **options):
+        """Check and normalize the options of `sample` and `sample_latents`
+        besides `n` and `seed` (none here; a VQ-VAE takes `labels` and
+        `temperature`). Returns them: numpy arrays of `n` rows are split
+        with the batches, other values are static (see
+        `keras_genae.inference`).
+
+        Raises:
+            TypeError: an option the model does not take.
+        """
+        if options:
+            raise TypeError(
+                f"{type(self).__name__}.sample takes only `n`, `seed` and `batch_size`. "
+                f"Received: {sorted(options)}")
+        return {}
+
     def sample(self, n, seed=None):
         """Draw `n` float32 images in [0, 1] from the prior: the decoded
         `sample_latents(n, seed)`.

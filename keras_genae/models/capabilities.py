@@ -12,6 +12,11 @@ names are:
 - `"sample"`: the model has a prior: `sample_latents(n, seed)` and
   `sample(n, seed)` work;
 - `"classify"`: a feature classifier (`features(images)`, `predict`).
+
+A class declares what its models can do; a model whose abilities depend
+on its config narrows them on the instance (a `VQVAE` built without a
+prior sets `self.capabilities` without `"sample"`), so read them from the
+model, not from its class.
 """
 
 #: What a model may declare in its `capabilities`.
@@ -23,7 +28,7 @@ class HasPrior:
     class and on its instances alike."""
 
     def __get__(self, obj, cls=None):
-        return "sample" in (cls if cls is not None else type(obj)).capabilities
+        return "sample" in (obj if obj is not None else cls).capabilities
 
 
 def declare_capabilities(cls):

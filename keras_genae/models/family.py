@@ -29,6 +29,24 @@ SCHEDULES = ("cosine", "constant", "warmup_cosine", "model_default")
 
 
 @dataclasses.dataclass(frozen=True)
+class PriorStage:
+    """The second stage of a recipe whose model has a prior over its codes
+    (a VQ-VAE's `prior`): after the recipe's `epochs`, the autoencoder is
+    frozen and the prior alone trains on its codes.
+
+    Args:
+        epochs: int. Passes over the train split.
+        learning_rate: float. Peak Adam learning rate, cosine-decayed to
+            5% over the stage. Defaults to `1e-3`.
+        batch_size: int. Defaults to `128`.
+    """
+
+    epochs: int
+    learning_rate: float = 1e-3
+    batch_size: int = 128
+
+
+@dataclasses.dataclass(frozen=True)
 class Recipe:
     """How one zoo checkpoint is trained, and what it must reach.
 
@@ -64,6 +82,10 @@ class Recipe:
         floor: None or `(metric, op, value)` with op `">="` or `"<="`: the
             quality the checkpoint's evaluation must meet (checked by the
             zoo tests and shown in the README table). Defaults to `None`.
+        prior_stage: None or a `PriorStage`: train the model's prior on the
+            codes of the frozen autoencoder after `epochs` (the training
+            data then carries labels, for class-conditional priors).
+            Defaults to `None`.
 
     Example:
     >>> recipe = keras_genae.models.family.get_recipe("vae_mnist")
@@ -86,6 +108,7 @@ class Recipe:
     options: tuple = ()
     finetuning: FineTuning = None
     floor: tuple = None
+    prior_stage: PriorStage = None
 
     def __post_init__(self):
         catalog.check_dataset_name(self.dataset)
@@ -133,13 +156,30 @@ class Recipe:
         model.compile(optimizer=keras.optimizers.Adam(lr), **dict(self.compile_kwargs))
         return model
 
-    def train_data(self, split="train", data_dir=None):
+    @property
+    def total_epochs(self):
+        """The epochs of both stages."""
+        return self.epochs + (self.prior_stage.epochs if self.prior_stage else 0)
+
+    def train_data(self, split="train", data_dir=None, batch_size=None):
         """The training batches (a `tf.data.Dataset`), shuffled with the
-        recipe's seed and binarized as the recipe says."""
+        recipe's seed and binarized as the recipe says; `(images, labels)`
+        for a recipe with a prior stage."""
         from keras_genae.data import datasets
 
-        return datasets.load_dataset(self.dataset, split, batch_size=self.batch_size, seed=self.seed,
-                                     binarize=self.binarize, data_dir=data_dir)
+        return datasets.load_dataset(self.dataset, split, batch_size=batch_size or self.batch_size,
+                                     seed=self.seed, binarize=self.binarize, data_dir=data_dir,
+                                     with_labels=self.prior_stage is not None)
+
+    def start_prior_stage(self, model, steps_per_epoch):
+        """Freeze the autoencoder of `model` and compile it for the prior
+        stage: Adam, cosine decay over the stage. Returns the model."""
+        stage = self.prior_stage
+        model.autoencoder_trainable = False
+        lr = keras.optimizers.schedules.CosineDecay(
+            stage.learning_rate, decay_steps=stage.epochs * steps_per_epoch, alpha=self.min_lr_ratio)
+        model.compile(optimizer=keras.optimizers.Adam(lr), **dict(self.compile_kwargs))
+        return model
 
     def test_data(self, data_dir=None, limit=None, batch_size=256, binarize=True):
         """The evaluation batches: the full test split (or its first `limit`
@@ -151,7 +191,8 @@ class Recipe:
         split = "test" if limit is None else f"test[:{limit}]"
         mode = "static" if (self.binarize and binarize) else None
         return datasets.load_dataset(self.dataset, split, batch_size=batch_size, shuffle=False,
-                                     binarize=mode, data_dir=data_dir)
+                                     binarize=mode, data_dir=data_dir,
+                                     with_labels=self.prior_stage is not None)
 
 
 def usage_header(handle, variable="model"):

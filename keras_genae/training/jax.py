@@ -26,7 +26,8 @@ import keras
 from keras import ops
 
 from keras_genae.training import guard
-from keras_genae.training.stateful import unpack_images
+from keras_genae.training.stateful import test_losses
+from keras_genae.training.stateful import unpack_batch
 
 _TRAIN_KEYS = (
     "trainable_variables",
@@ -72,7 +73,7 @@ def _run(fn, variables, table):
     return result, after
 
 
-def _phase(model, phase, x, table, variables):
+def _phase(model, phase, x, labels, table, variables):
     """Losses, gradients and the forward pass's state changes of a phase."""
     phase_ids = [id(v) for v in phase.variables]
 
@@ -81,7 +82,7 @@ def _phase(model, phase, x, table, variables):
         local.update(zip(phase_ids, phase_values))
 
         def forward():
-            losses = phase.losses(model, x)
+            losses = phase.losses(model, x, labels)
             scaled = phase.optimizer.scale_loss(ops.cast(losses[phase.objective], "float32"))
             return losses, scaled
 
@@ -99,15 +100,17 @@ def _start(model, state, data, train):
     its guard status."""
     groups = _refs(model, train=train)
     table = _table(groups, state)
-    x = guard.check_dtype(unpack_images(data))
-    return groups, table, dict(table), [v for g in groups for v in g], x, guard.input_code(x)
+    x, labels = unpack_batch(model, data)
+    x = guard.check_dtype(x)
+    variables = [v for g in groups for v in g]
+    return groups, table, dict(table), variables, (x, labels), guard.input_code(x)
 
 
 def train_step(model, state, data):
-    groups, table, old, variables, x, code = _start(model, state, data, train=True)
+    groups, table, old, variables, (x, labels), code = _start(model, state, data, train=True)
     terms = {}
     for i, phase in enumerate(model.train_phases()):
-        losses, grads, after = _phase(model, phase, x, table, variables)
+        losses, grads, after = _phase(model, phase, x, labels, table, variables)
         table.update(zip(map(id, variables), after))
         code = guard.first(code, guard.terms_code(model, losses))
         code = guard.first(code, guard.gradients_code(model, i, grads, phase.optimizer))
@@ -122,8 +125,8 @@ def train_step(model, state, data):
 
 
 def test_step(model, state, data):
-    groups, table, old, variables, x, code = _start(model, state, data, train=False)
-    terms, after = _run(lambda: model.compute_losses(x, training=False), variables, table)
+    groups, table, old, variables, (x, labels), code = _start(model, state, data, train=False)
+    terms, after = _run(lambda: test_losses(model, x, labels), variables, table)
     table.update(zip(map(id, variables), after))
     code = guard.first(code, guard.terms_code(model, terms))
     return _finish(model, groups, table, old, terms, code)

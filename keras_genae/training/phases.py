@@ -35,11 +35,13 @@ class TrainPhase:
     optimizer: object
     loss_fn: object = None
 
-    def losses(self, model, x):
-        """The loss dict of this phase on the batch `x`."""
+    def losses(self, model, x, labels=None):
+        """The loss dict of this phase on the batch `x` (and its `labels`,
+        given only to a model whose `uses_labels` is true)."""
+        extra = {} if labels is None else {"labels": labels}
         if self.loss_fn is not None:
-            return self.loss_fn(x)
-        return model.compute_losses(x, training=True)
+            return self.loss_fn(x, **extra)
+        return model.compute_losses(x, training=True, **extra)
 
 
 @keras.saving.register_keras_serializable(package="keras_genae")

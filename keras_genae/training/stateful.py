@@ -17,10 +17,18 @@ from keras_genae.training import guard
 
 def unpack_images(data):
     """The images of a batch `x`, `(x, y)` or `(x, y, sample_weight)`."""
-    x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+    return unpack_batch(None, data)[0]
+
+
+def unpack_batch(model, data):
+    """`(images, labels)` of a batch; labels only for a model whose
+    `uses_labels` is true (a class-conditional prior), else None."""
+    x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
     if isinstance(x, (tuple, list)):
         x = x[0]
-    return x
+    if y is None or not getattr(model, "uses_labels", False):
+        return x, None
+    return x, ops.cast(ops.reshape(y, (-1,)), "int32")
 
 
 def state_variables(model, train=True):
@@ -46,19 +54,20 @@ def state_variables(model, train=True):
 def train_step(model, data, backend):
     """One guarded train step.
 
-    `backend` provides `gradients(model, phase, x) -> (losses, grads)`,
+    `backend` provides `gradients(model, phase, x, labels) -> (losses, grads)`,
     `apply(phase, grads)`, `snapshot(variables)`, `restore(variables,
     values, ok)` and `global_code(model, code)` (the code agreed by every
     replica).
     """
-    x = guard.check_dtype(unpack_images(data))
+    x, labels = unpack_batch(model, data)
+    x = guard.check_dtype(x)
     code = guard.input_code(x)
     prior_ok = ops.equal(model.guard_status.status, 0.0)
     variables = state_variables(model)
     before = backend.snapshot(variables)
     terms = {}
     for i, phase in enumerate(model.train_phases()):
-        losses, grads = backend.gradients(model, phase, x)
+        losses, grads = backend.gradients(model, phase, x, labels)
         code = guard.first(code, guard.terms_code(model, losses))
         code = guard.first(code, guard.gradients_code(model, i, grads, phase.optimizer))
         backend.apply(phase, grads)
@@ -69,15 +78,23 @@ def train_step(model, data, backend):
 
 def test_step(model, data, backend):
     """One guarded test step: the loss trackers only count passing batches."""
-    x = guard.check_dtype(unpack_images(data))
+    x, labels = unpack_batch(model, data)
+    x = guard.check_dtype(x)
     code = guard.input_code(x)
     prior_ok = ops.equal(model.guard_status.status, 0.0)
     variables = state_variables(model, train=False)
     before = backend.snapshot(variables)
-    terms = model.compute_losses(x, training=False)
+    terms = test_losses(model, x, labels)
     code = guard.first(code, guard.terms_code(model, terms))
     logs = model.update_metrics(terms)
     return _finish(model, logs, code, prior_ok, variables, before, backend)
+
+
+def test_losses(model, x, labels):
+    """The loss dict of a test step (with the labels, where the model uses them)."""
+    if labels is None:
+        return model.compute_losses(x, training=False)
+    return model.compute_losses(x, training=False, labels=labels)
 
 
 def _finish(model, logs, code, prior_ok, variables, before, backend):

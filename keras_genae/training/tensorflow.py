@@ -31,9 +31,9 @@ class _Backend:
     def __init__(self, replicas):
         self.replicas = replicas
 
-    def gradients(self, model, phase, x):
+    def gradients(self, model, phase, x, labels=None):
         with tf.GradientTape() as tape:
-            losses = phase.losses(model, x)
+            losses = phase.losses(model, x, labels)
             objective = tf.cast(losses[phase.objective], tf.float32)
             if self.replicas > 1:
                 # Per-replica mean -> share of the global-batch mean; the

@@ -13,9 +13,9 @@ from keras_genae.training import stateful
 
 
 class _Backend:
-    def gradients(self, model, phase, x):
+    def gradients(self, model, phase, x, labels=None):
         model.zero_grad()
-        losses = phase.losses(model, x)
+        losses = phase.losses(model, x, labels)
         objective = ops.cast(losses[phase.objective], "float32")
         phase.optimizer.scale_loss(objective).backward()
         grads = [v.value.grad for v in phase.variables]

@@ -22,6 +22,12 @@ def check_non_negative_float(value, name):
         )
 
 
+def check_positive_float(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
+            or not np.isfinite(value) or value <= 0:
+        raise ValueError(f"`{name}` must be a positive number. Received: {name}={value!r}")
+
+
 def check_choice(value, name, choices):
     if value not in choices:
         raise ValueError(

@@ -25,7 +25,7 @@ HUB_NAMESPACE = "keras-genae"
 
 
 def train(recipe, data_dir=None, out="ckpt", epochs=None, limit=None, resume=True, verbose=1,
-          restart=False):
+          restart=False, prior_only=False):
     """Train (or resume) `recipe`. Returns `(model, state)`.
 
     The run holds the lock `<out>/.<name>.lock` (`keras_genae.utils.
@@ -44,16 +44,25 @@ def train(recipe, data_dir=None, out="ckpt", epochs=None, limit=None, resume=Tru
         verbose: int. Keras' verbosity. Defaults to `1`.
         restart: bool. Delete the saved state (also a damaged one) and
             train from the first epoch. Defaults to `False`.
+        prior_only: bool. For a recipe with a `prior_stage`: start the
+            prior stage from the shipped checkpoint's autoencoder (the
+            weights `keras_genae.load(recipe.name)` verifies), instead of
+            training the autoencoder first. Defaults to `False`.
+
+    A recipe with a `prior_stage` then trains its model's prior alone, on
+    the codes of the frozen autoencoder, for `prior_stage.epochs` more
+    epochs (numbered after the first stage's, and resumed the same way).
 
     Example:
     >>> from keras_genae.models.family import get_recipe
     >>> model, state = train(get_recipe("vae_mnist"), out="ckpt", epochs=2)
     """
     with run_lock(out, recipe.name):
-        return _train_locked(recipe, data_dir, out, epochs, limit, resume and not restart, verbose)
+        return _train_locked(recipe, data_dir, out, epochs, limit, resume and not restart, verbose,
+                             prior_only)
 
 
-def _train_locked(recipe, data_dir, out, epochs, limit, resume, verbose):
+def _train_locked(recipe, data_dir, out, epochs, limit, resume, verbose, prior_only=False):
     state_dir = os.path.join(out, f"{recipe.name}.state")
     remove_leftovers(out)
     remove_leftovers(state_dir)
@@ -65,22 +74,46 @@ def _train_locked(recipe, data_dir, out, epochs, limit, resume, verbose):
     split = "train" if limit is None else f"train[:{limit}]"
     train_ds = recipe.train_data(split, data_dir)
     num_examples = int(train_ds.cardinality()) * recipe.batch_size
+    if prior_only and recipe.prior_stage is None:
+        raise ValueError(f"Recipe {recipe.name!r} has no prior stage; `prior_only` needs one.")
     model, initial_epoch = EpochCheckpoint.restore(state_dir)
     if model is None:
         model = recipe.build_model(recipe.steps_per_epoch(num_examples))
+        if prior_only:
+            _start_from_shipped_autoencoder(model, recipe)
+            initial_epoch = recipe.epochs
     elif verbose:
         print(f"Resuming {recipe.name} after epoch {initial_epoch} from {state_dir}")
     checkpoint = EpochCheckpoint(state_dir)
+    callbacks = [checkpoint, keras.callbacks.TerminateOnNaN()]
     if initial_epoch < recipe.epochs:
         model.fit(
             train_ds,
             epochs=recipe.epochs,
             initial_epoch=initial_epoch,
             shuffle=False,  # the dataset shuffles itself, seeded per epoch
-            callbacks=[checkpoint, keras.callbacks.TerminateOnNaN()],
+            callbacks=callbacks,
             verbose=verbose,
         )
+    stage = recipe.prior_stage
+    if stage is not None and max(initial_epoch, recipe.epochs) < recipe.total_epochs:
+        prior_ds = recipe.train_data(split, data_dir, batch_size=stage.batch_size)
+        if model.autoencoder_trainable:  # not resumed inside the stage
+            steps = int(prior_ds.cardinality())
+            model = recipe.start_prior_stage(model, steps)
+        model.fit(prior_ds, epochs=recipe.total_epochs, initial_epoch=max(initial_epoch, recipe.epochs),
+                  shuffle=False, callbacks=callbacks, verbose=verbose)
+    if stage is not None:
+        model.autoencoder_trainable = True  # what `fit` of the shipped model trains
     return model, checkpoint.state
+
+
+def _start_from_shipped_autoencoder(model, recipe):
+    """Set the autoencoder of `model` to that of the shipped checkpoint of
+    `recipe` (verified against the manifest by `load`)."""
+    from keras_genae.hub.api import load
+
+    model.copy_autoencoder_weights(load(recipe.name, compile=False))
 
 
 def card_fields(recipe, metrics):

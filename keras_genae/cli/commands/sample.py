@@ -1,5 +1,6 @@
-"""`genae sample NAME [-n 64] [--seed S] --out grid.png`: a grid of
-samples from the model's prior."""
+"""`genae sample NAME [-n 64] [--seed S] [--label K] [--temperature T] --out
+grid.png`: a grid of samples from the model's prior (of one class, and at a
+temperature, for a class-conditional autoregressive prior)."""
 
 import numpy as np
 
@@ -15,8 +16,22 @@ def run(args):
         model, args.name, "sample",
         f"Try `genae reconstruct {args.name}` or `genae interpolate {args.name}`."
         if "reconstruct" in model.capabilities else "")
-    x = np.concatenate([common.to_numpy(model.sample(min(BATCH, args.n - i), seed=args.seed + i))
+    options = {k: v for k, v in (("labels", args.label), ("temperature", args.temperature))
+               if v is not None}
+    if options:
+        try:
+            model.sampler_options(1, **options)
+        except TypeError:
+            raise ValueError(
+                f"{args.name!r} ({type(model).__name__}) takes no "
+                f"{' or '.join('--' + k.rstrip('s') for k in options)}: only the zoo VQ-VAEs, whose "
+                "prior is autoregressive and class-conditional, do.") from None
+        except ValueError as e:
+            raise ValueError(str(e).replace("`labels`", "--label")) from None
+    x = np.concatenate([common.to_numpy(model.sample(min(BATCH, args.n - i), seed=args.seed + i,
+                                                     **options))
                         for i in range(0, args.n, BATCH)])
     where = common.write_grid(x, args.out, args.cols, args.scale)
-    print(f"Wrote {where}: {args.n} samples (seed {args.seed}).")
+    extra = "".join(f", {k.rstrip('s')} {v}" for k, v in options.items())
+    print(f"Wrote {where}: {args.n} samples (seed {args.seed}{extra}).")
     return 0

@@ -65,7 +65,7 @@ def run(args):
     with run_lock(args.out, recipe.name):
         model, state = workflow.train(recipe, args.data_dir, args.out, recipe.epochs, args.limit,
                                       resume=not args.no_resume, verbose=2 if args.quiet else 1,
-                                      restart=args.restart)
+                                      restart=args.restart, prior_only=args.prior_only)
         directory = workflow.finish_checkpoint(model, recipe, state, data_dir=args.data_dir, out=args.out,
                                                eval_limit=args.eval_limit,
                                                print_manifest=args.print_manifest)

@@ -1,6 +1,7 @@
 """The VQ-VAE family (`vqvae`) and its zoo checkpoints."""
 
 from keras_genae.models.family import Family
+from keras_genae.models.family import PriorStage
 from keras_genae.models.family import Recipe
 from keras_genae.models.family import register_family
 from keras_genae.models.finetuning import FineTuning
@@ -13,35 +14,46 @@ from keras_genae.models.finetuning import FineTuning
 # 1e-4 is never worse in short or long runs.
 FINETUNE = FineTuning(learning_rate=3e-4)
 FINETUNE_CIFAR = FineTuning(learning_rate=1e-4)
+# The class-conditional gated PixelCNN priors over the code grids, trained
+# alone on the codes of the frozen VQ-VAE (the recipes' prior stage).
+MNIST_PRIOR = dict(filters=64, num_layers=6, num_classes=10)
+CIFAR_PRIOR = dict(filters=64, num_layers=6, num_classes=10)
 MNIST_CONFIG = dict(num_embeddings=128, embedding_dim=16, encoder_filters=(32, 64),
-                    num_res_blocks=1, use_ema=True, dead_code_threshold=0.01)
+                    num_res_blocks=1, use_ema=True, dead_code_threshold=0.01, prior=MNIST_PRIOR)
 
 VQVAE_FAMILY = register_family(Family(
     alias="vqvae",
     test_config=dict(num_embeddings=16, embedding_dim=4, encoder_filters=(8, 16),
-                     num_res_blocks=1),
+                     num_res_blocks=1, prior=dict(filters=8, num_layers=2, num_classes=10)),
     architecture="VQVAE",
     references=("https://arxiv.org/abs/1711.00937",),
-    probes=("reconstruction", "codebook"),
-    key_metrics=("psnr", "ssim", "codebook_usage", "perplexity"),
+    probes=("reconstruction", "codebook", "prior", "frechet"),
+    key_metrics=("psnr", "ssim", "codebook_usage", "perplexity", "prior_bits_per_code",
+                 "bits_per_dim", "frechet_distance", "class_share_min", "class_share_max"),
     recipes=(
         Recipe(
             name="vqvae_mnist", architecture="VQVAE", dataset="mnist", config=dict(MNIST_CONFIG),
             epochs=8, finetuning=FINETUNE, floor=("psnr", ">=", 25.0),
-            description="VQ-VAE with a 7x7 grid of 128 codes (EMA codebook), MNIST.",
+            prior_stage=PriorStage(epochs=4),
+            description="VQ-VAE with a 7x7 grid of 128 codes (EMA codebook) and a "
+                        "class-conditional gated PixelCNN prior, MNIST.",
         ),
         Recipe(
             name="vqvae_fashion_mnist", architecture="VQVAE", dataset="fashion_mnist",
             config=dict(MNIST_CONFIG), epochs=4, finetuning=FINETUNE,
-            description="VQ-VAE with a 7x7 grid of 128 codes (EMA codebook), Fashion-MNIST.",
+            prior_stage=PriorStage(epochs=4),
+            description="VQ-VAE with a 7x7 grid of 128 codes (EMA codebook) and a "
+                        "class-conditional gated PixelCNN prior, Fashion-MNIST.",
         ),
         Recipe(
             name="vqvae_cifar10", architecture="VQVAE", dataset="cifar10",
             config=dict(num_embeddings=512, embedding_dim=32, encoder_filters=(64,),
-                        num_res_blocks=2, use_ema=True, dead_code_threshold=0.03),
+                        num_res_blocks=2, use_ema=True, dead_code_threshold=0.03,
+                        prior=CIFAR_PRIOR),
             epochs=6, learning_rate=2e-3, finetuning=FINETUNE_CIFAR, floor=("psnr", ">=", 24.0),
+            prior_stage=PriorStage(epochs=3),
             description="VQ-VAE with a 16x16 grid of 512 codes (EMA codebook, dead-code "
-                        "restarts), CIFAR-10.",
+                        "restarts) and a class-conditional gated PixelCNN prior, CIFAR-10.",
         ),
     ),
 ))

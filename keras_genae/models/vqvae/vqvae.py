@@ -1,9 +1,12 @@
 """Vector-quantized variational autoencoder."""
 
 import keras
+import numpy as np
 from keras import layers
 from keras import ops
 
+from keras_genae.inference import is_concrete
+from keras_genae.layers.pixelcnn import GatedPixelCNN
 from keras_genae.layers.quantizer import VectorQuantizer
 from keras_genae.metrics import CodebookPerplexity
 from keras_genae.metrics import CodebookUsage
@@ -14,6 +17,13 @@ from keras_genae.models.base import GenerativeAutoencoder
 from keras_genae.models.base import register_architecture
 from keras_genae.models.finetuning import FineTuning
 from keras_genae.utils.validation import check_non_negative_float
+from keras_genae.utils.validation import check_positive_float
+
+#: The parts of a VQ-VAE that `autoencoder_trainable` freezes.
+AUTOENCODER_PARTS = ("encoder", "pre_quantization", "quantizer", "decoder")
+#: Images per batch on which the frozen autoencoder's terms are logged
+#: while the prior trains alone.
+FROZEN_LOG_IMAGES = 16
 
 
 @register_architecture
@@ -27,6 +37,16 @@ class VQVAE(GenerativeAutoencoder):
     (`codebook_loss` is left out of the objective with `use_ema=True`).
     Codebook usage (the share of codes used in the epoch) and perplexity
     are tracked over each epoch.
+
+    With `prior`, the model also holds a `GatedPixelCNN` over its code
+    grids, and so samples (`sample(n, labels=..., temperature=...)`).
+    `fit` trains the prior on the codes of each batch beside the
+    autoencoder (its loss `prior_loss`, in nats per code, needs no
+    gradient through the encoder), and on the batch's labels when the
+    prior is class-conditional (`fit(images, labels)`, or a dataset of
+    `(images, labels)`; unlabeled batches train its "no label" class). Set
+    `autoencoder_trainable = False` to train the prior alone, on the
+    codes of a frozen VQ-VAE (the zoo recipes' second stage).
 
     Args:
         image_shape: tuple of 3 ints `(height, width, channels)`.
@@ -42,11 +62,19 @@ class VQVAE(GenerativeAutoencoder):
         decoder_filters: sequence of int or None. Defaults to the mirror.
         num_res_blocks: int. Defaults to `2`.
         use_batchnorm: bool. Defaults to `False`.
+        prior: None or dict. The `GatedPixelCNN` arguments (all but
+            `num_codes`) of a prior over the code grid; None: no prior, and
+            no sampling. Defaults to `None`.
+        autoencoder_trainable: bool. Whether `fit` trains the encoder,
+            codebook and decoder; False trains the prior alone (see the
+            `autoencoder_trainable` property). Defaults to `True`.
         seed: int or None. Defaults to `None`.
         **kwargs: base `keras.Model` arguments.
 
     References:
         - [van den Oord et al., 2017](https://arxiv.org/abs/1711.00937)
+        - [van den Oord et al., 2016](https://arxiv.org/abs/1606.05328)
+          (the gated PixelCNN prior)
 
     Example:
     >>> import numpy as np
@@ -58,7 +86,16 @@ class VQVAE(GenerativeAutoencoder):
     >>> codes = vq.encode(x[:2])           # (2, 8, 8) int32 indices
     >>> vq.decode(codes).shape
     TensorShape([2, 32, 32, 3])
+    >>> vq = keras_genae.models.VQVAE(image_shape=(32, 32, 3), num_embeddings=64,
+    ...     embedding_dim=16, encoder_filters=(32, 64),
+    ...     prior=dict(filters=32, num_layers=4, num_classes=10))
+    >>> vq.compile()
+    >>> history = vq.fit(x, np.random.randint(0, 10, 32), epochs=1, verbose=0)
+    >>> vq.sample(4, labels=[0, 1, 2, 3], temperature=0.9, seed=0).shape
+    TensorShape([4, 32, 32, 3])
     """
+
+    capabilities = frozenset({"encode", "decode", "reconstruct", "sample"})
 
     loss_terms = ("loss", "reconstruction_loss", "codebook_loss", "commitment_loss")
     reports_psnr = True
@@ -81,10 +118,19 @@ class VQVAE(GenerativeAutoencoder):
         decoder_filters=None,
         num_res_blocks=2,
         use_batchnorm=False,
+        prior=None,
+        autoencoder_trainable=True,
         seed=None,
         **kwargs,
     ):
         self.num_embeddings = num_embeddings
+        if prior is not None and not isinstance(prior, dict):
+            raise ValueError(
+                "`prior` must be None or a dict of `GatedPixelCNN` arguments, e.g. "
+                f"dict(filters=64, num_layers=8). Received: prior={prior!r}")
+        self.prior_config = None if prior is None else dict(prior)
+        if self.prior_config is not None:
+            self.loss_terms = self.loss_terms + ("prior_loss",)
         super().__init__(image_shape=image_shape, seed=seed, **kwargs)
         check_non_negative_float(commitment_cost, "commitment_cost")
         self.embedding_dim = embedding_dim
@@ -108,6 +154,13 @@ class VQVAE(GenerativeAutoencoder):
             seed=seed,
             name="quantizer",
         )
+        self.prior = None
+        if self.prior_config is not None:
+            self.prior = GatedPixelCNN(num_codes=num_embeddings, name="prior",
+                                       **{"seed": seed, **self.prior_config})
+        else:  # a VQ-VAE samples only through a prior
+            self.capabilities = type(self).capabilities - {"sample"}
+        self.autoencoder_trainable = autoencoder_trainable
         self.build()
 
     def build_extra_metrics(self):
@@ -115,6 +168,119 @@ class VQVAE(GenerativeAutoencoder):
             CodebookUsage(self.num_embeddings, name="codebook_usage", source="code_counts"),
             CodebookPerplexity(self.num_embeddings, name="perplexity", source="code_counts"),
         ]
+
+    # ---------------------------------------------------------------- prior
+    @property
+    def uses_labels(self):
+        """Whether training reads the batches' labels (a class-conditional prior)."""
+        return self.prior is not None and self.prior.num_classes > 0
+
+    @property
+    def autoencoder_trainable(self):
+        """Whether `fit` trains the autoencoder (encoder, codebook, decoder);
+        False trains the prior alone. Defaults to `True`."""
+        return all(getattr(self, part).trainable for part in AUTOENCODER_PARTS)
+
+    @autoencoder_trainable.setter
+    def autoencoder_trainable(self, value):
+        if not isinstance(value, bool):
+            raise ValueError(
+                f"`autoencoder_trainable` must be True or False. Received: {value!r}")
+        if not value and self.prior is None:
+            raise ValueError(
+                "A VQ-VAE without a prior has nothing to train with `autoencoder_trainable=False`.")
+        for part in AUTOENCODER_PARTS:
+            getattr(self, part).trainable = value
+
+    def copy_autoencoder_weights(self, source):
+        """Set the encoder, codebook and decoder to those of the VQ-VAE
+        `source` (of the same architecture), leaving the prior as it is."""
+        for part in AUTOENCODER_PARTS:
+            getattr(self, part).set_weights(getattr(source, part).get_weights())
+
+    def _check_labels(self, labels, n):
+        """`labels` as int32 `(n,)` (a scalar is repeated), or None."""
+        if labels is None:
+            return None
+        if self.prior is None or not self.prior.num_classes:
+            raise ValueError(
+                f"`labels` needs a class-conditional prior; this VQ-VAE's prior is "
+                f"{'unconditional' if self.prior is not None else 'absent'}. Received: labels={labels!r}")
+        array = np.asarray(ops.convert_to_numpy(labels) if ops.is_tensor(labels) else labels)
+        if array.ndim == 0:
+            array = np.full((n,), array)
+        if array.shape != (n,) or not np.issubdtype(array.dtype, np.integer) \
+                or array.min() < 0 or array.max() >= self.prior.num_classes:
+            raise ValueError(
+                f"`labels` must be one int or {n} ints in [0, {self.prior.num_classes}). "
+                f"Received: labels of shape {array.shape} and dtype {array.dtype}")
+        return array.astype("int32")
+
+    def sampler_options(self, n, labels=None, temperature=1.0):
+        """`labels` as int32 numpy `(n,)` or None, and `temperature` as a
+        float (see `sample_latents`)."""
+        check_positive_float(temperature, "temperature")
+        return {"labels": self._check_labels(labels, n), "temperature": float(temperature)}
+
+    def class_labels(self, n, seed=None):
+        """`n` labels drawn uniformly from the classes (what `sample`
+        conditions on when given no labels), int32 `(n,)`."""
+        return keras.random.randint((n,), 0, self.prior.num_classes, seed=seed, dtype="int32")
+
+    def _sample_latents(self, n, seed=None, labels=None, temperature=1.0):
+        """Code grids `(n, h, w)` drawn from the prior, int32."""
+        seed = self._sample_seed(seed)
+        if labels is None and self.prior.num_classes:
+            label_seed = seed + 1 if isinstance(seed, int) else seed
+            labels = self.class_labels(n, seed=label_seed)
+        return self.prior.sample_codes(n, self.latent_shape, labels=labels,
+                                       temperature=temperature, seed=seed)
+
+    def sample_latents(self, n, seed=None, labels=None, temperature=1.0):
+        """Draw `n` code grids `(n, h, w)`, int32, from the prior.
+
+        Args:
+            n: int. Number of grids.
+            seed: int or None. An int gives the same draws on every call;
+                None draws from and advances the model's `SeedGenerator`.
+            labels: None, an int, or `n` ints: the classes to condition on
+                (class-conditional priors). None draws them uniformly.
+            temperature: float > 0. Divides the prior's logits: below 1,
+                likelier and less varied samples. Defaults to `1.0`.
+            batch_size: int or None. Grids per compiled call (256).
+        """
+        self._require_prior("sample_latents")
+        return self._sample_latents(n, seed, **self._options(n, labels, temperature))
+
+    def sample(self, n, seed=None, labels=None, temperature=1.0):
+        """Draw `n` images from the prior: `decode(sample_latents(...))`.
+        Arguments as for `sample_latents`.
+
+        Example:
+        >>> images = keras_genae.load("vqvae_mnist").sample(16, labels=3, seed=0)
+        """
+        self._require_prior("sample")
+        return self.decode(self._sample_latents(n, seed, **self._options(n, labels, temperature)))
+
+    def _options(self, n, labels, temperature):
+        """The options as given (in a compiled call: checked already, and
+        `labels` a tensor), else checked."""
+        if labels is not None and not is_concrete(labels) and not isinstance(labels, (int, list, tuple)):
+            return {"labels": ops.cast(labels, "int32"), "temperature": float(temperature)}
+        return self.sampler_options(n, labels=labels, temperature=temperature)
+
+    def _require_prior(self, method):
+        if self.prior is None:
+            raise NotImplementedError(
+                f"This VQ-VAE has no prior, so `{method}` is not available: a VQ-VAE samples "
+                "through a prior over its codes. Build it with `prior=dict(...)` and train it, "
+                "or load a zoo VQ-VAE (they ship theirs).")
+
+    def prior_nll(self, codes, labels=None):
+        """-log p(codes | labels) per grid under the prior, in nats,
+        float32 `(batch,)`."""
+        self._require_prior("prior_nll")
+        return -self.prior.log_prob(codes, labels=labels)
 
     def encode_continuous(self, x, training=False):
         """The encoder's continuous output `(batch, h, w, embedding_dim)`."""
@@ -159,11 +325,27 @@ class VQVAE(GenerativeAutoencoder):
         q, _, _ = self.quantizer(self.encode_continuous(x, training))
         return self.images_from_output(self.decode_raw(q, training=training))
 
-    def compute_losses(self, x, training=False):
+    def build_layers(self, x):
+        super().build_layers(x)
+        if self.prior is not None:
+            self.prior(keras.KerasTensor((None,) + tuple(self.latent_shape), dtype="int32"))
+
+    def train_phases(self):
+        phases = super().train_phases()
+        if self.prior is not None:
+            phases[0].objective = "objective"  # loss + prior_loss
+        return phases
+
+    def compute_losses(self, x, training=False, labels=None):
         x = ops.cast(x, self.compute_dtype)
-        z = ops.cast(self.encode_continuous(x, training), "float32")
-        quantized_st, indices, quantized = self.quantizer(z, training=training)
-        logits = self.decode_raw(quantized_st, training)
+        training_ae = training and self.autoencoder_trainable
+        z = ops.cast(self.encode_continuous(x, training_ae), "float32")
+        quantized_st, indices, quantized = self.quantizer(z, training=training_ae)
+        if training and not training_ae:
+            # The prior trains alone: the frozen decoder's terms are only
+            # logged, so they are measured on the batch's first images.
+            x, quantized_st = x[:FROZEN_LOG_IMAGES], quantized_st[:FROZEN_LOG_IMAGES]
+        logits = self.decode_raw(quantized_st, training_ae)
         target = ops.cast(x, "float32")
         rec = ops.mean(ops.square(target - ops.cast(logits, "float32")))
         codebook = ops.mean(ops.square(quantized - ops.stop_gradient(z)))
@@ -172,7 +354,15 @@ class VQVAE(GenerativeAutoencoder):
         if not self.use_ema:
             loss = loss + codebook
         counts = self.quantizer.code_counts(indices)
+        terms = {}
+        if self.prior is not None:
+            # The prior learns the codes; no gradient reaches the encoder.
+            codes = ops.stop_gradient(indices)
+            logits_p = self.prior(codes, labels=labels, training=training)
+            nll = ops.mean(ops.sparse_categorical_crossentropy(codes, logits_p, from_logits=True))
+            terms = {"prior_loss": nll, "objective": loss + nll}
         return {
+            **terms,
             "loss": loss,
             "reconstruction_loss": rec,
             "codebook_loss": codebook,
@@ -191,6 +381,8 @@ class VQVAE(GenerativeAutoencoder):
                 "use_ema": self.use_ema,
                 "ema_decay": self.ema_decay,
                 "dead_code_threshold": self.dead_code_threshold,
+                "prior": self.prior_config,
+                "autoencoder_trainable": self.autoencoder_trainable,
                 **backbone_config(self),
             }
         )
