@@ -4,6 +4,7 @@ and by name through a temporary manifest and an offline Hub cache)."""
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -52,11 +53,13 @@ def zoo(tmp_path_factory):
         "tiny_vqvae": (VQVAE, "cifar10"),
         "tiny_gan": (DCGAN, "mnist"),
         "tiny_dae": (DenoisingAutoencoder, "mnist"),
+        "tiny_vqvae_plain": (VQVAE, "cifar10", {"prior": None}),  # no prior: no sampling
     }
     models = {}
-    for name, (cls, dataset) in specs.items():
+    for name, (cls, dataset, *overrides) in specs.items():
         directory = root / "ckpt" / name
-        save_pretrained(tiny_model(cls, dataset), directory, verbose=False, name=name, dataset=dataset,
+        model = tiny_model(cls, dataset, **(overrides[0] if overrides else {}))
+        save_pretrained(model, directory, verbose=False, name=name, dataset=dataset,
                         description=f"Tiny {cls.__name__} for the CLI tests.", metrics={"psnr": 12.5})
         snapshot = root / "hf" / f"models--test--{name}"
         (snapshot / "refs").mkdir(parents=True)
@@ -90,8 +93,9 @@ def test_list_and_info(zoo, capsys):
     assert code == 0
     lines = out.splitlines()
     assert lines[0].split() == ["name", "architecture", "dataset", "params", "key", "metric", "offline"]
-    assert [line.split()[0] for line in lines[1:]] == ["tiny_dae", "tiny_gan", "tiny_vae", "tiny_vqvae"]
-    assert "tiny_vqvae  VQVAE" in out and "psnr 12.5" in out
+    assert [line.split()[0] for line in lines[1:]] == ["tiny_dae", "tiny_gan", "tiny_vae", "tiny_vqvae",
+                                                      "tiny_vqvae_plain"]
+    assert re.search(r"^tiny_vqvae +VQVAE", out, re.M) and "psnr 12.5" in out
     code, out, _ = run(capsys, "list", "tiny_v*")
     assert code == 0 and "tiny_gan" not in out and "tiny_vae" in out
     code, out, _ = run(capsys, "list", "nothing*")
@@ -138,12 +142,24 @@ def test_sample_is_seeded(zoo, capsys, tmp_path):
     assert code == 0 and png_size(paths[2]) == grid_size(3, 3, 28, 28)
 
 
+def test_sample_a_class_at_a_temperature(zoo, capsys, tmp_path):
+    paths = [tmp_path / f"{i}.png" for i in range(3)]
+    for path, extra in zip(paths, (["--label", 3], ["--label", 3], ["--label", 4, "--temperature", 0.5])):
+        code, out, err = run(capsys, "sample", "tiny_vqvae", "-n", 6, "--out", path, *extra)
+        assert code == 0, err
+        assert "6 samples (seed 0, label" in out
+    assert "temperature 0.5" in out
+    pixels = [np.asarray(Image.open(p)) for p in paths]
+    np.testing.assert_array_equal(pixels[0], pixels[1])
+
+
 @pytest.mark.parametrize(
     "name, extra, rows, shape",
     [
         ("tiny_vae", [], 1, (28, 28)),  # two shipped MNIST images, encoded
         ("tiny_vae", ["--prior", "--method", "slerp", "--rows", 2], 2, (28, 28)),
         ("tiny_vqvae", ["--rows", 3], 3, (32, 32)),  # quantized along the path
+        ("tiny_vqvae", ["--prior", "--rows", 2], 2, (32, 32)),  # between PixelCNN draws, snapped to codes
         ("tiny_gan", [], 1, (28, 28)),  # no encoder: prior draws
     ],
 )
@@ -253,10 +269,14 @@ def test_reconstruct_skips_an_unreadable_file_like_from_directory(zoo, capsys, t
         (["reconstruct", "tiny_vae", "--images", "/no/such.png", "--out", "x.png"],
          "No such image file or folder: '/no/such.png'"),
         (["reconstruct", "tiny_vae", "--images", "{bad}", "--out", "x.png"], "Cannot read the image file"),
-        (["sample", "tiny_vqvae", "--out", "x.png"], "'tiny_vqvae' (VQVAE) cannot sample: its capabilities "
-         "are ['decode', 'encode', 'reconstruct']. Try `genae reconstruct tiny_vqvae`"),
+        (["sample", "tiny_vqvae_plain", "--out", "x.png"], "'tiny_vqvae_plain' (VQVAE) cannot sample: its "
+         "capabilities are ['decode', 'encode', 'reconstruct']. Try `genae reconstruct tiny_vqvae_plain`"),
         (["reconstruct", "tiny_gan", "--out", "x.png"], "(DCGAN) cannot reconstruct"),
-        (["interpolate", "tiny_vqvae", "--prior", "--out", "x.png"], "(VQVAE) cannot sample"),
+        (["interpolate", "tiny_vqvae_plain", "--prior", "--out", "x.png"], "(VQVAE) cannot sample"),
+        (["sample", "tiny_vae", "--label", "3", "--out", "x.png"], "takes no --label"),
+        (["sample", "tiny_gan", "--temperature", "0.5", "--out", "x.png"], "takes no --temperature"),
+        (["sample", "tiny_vqvae", "--label", "10", "--out", "x.png"], "--label must be one int"),
+        (["sample", "tiny_vqvae", "--temperature", "0", "--out", "x.png"], "`temperature` must be a positive"),
         (["push", "/no/such/dir", "--repo-id", "me/x"], "No checkpoint directory at '/no/such/dir'"),
         # Bad command lines: one line and status 1 too, not argparse's usage and 2.
         (["smaple", "tiny_vae"], "invalid choice: 'smaple' (choose from 'list', 'info', "),
@@ -305,7 +325,9 @@ def test_train_hint_follows_the_capabilities():
     from keras_genae.cli.commands.train import next_step
 
     assert next_step(VAE, "d") == "genae sample d --out samples.png"
-    assert next_step(VQVAE, "d") == "genae reconstruct d --out reconstructions.png"
+    # A VQ-VAE samples only with a prior: its instances say which.
+    assert next_step(tiny_model(VQVAE, prior=None), "d") == "genae reconstruct d --out reconstructions.png"
+    assert next_step(tiny_model(VQVAE), "d") == "genae sample d --out samples.png"
     assert next_step(DCGAN, "d") == "genae sample d --out samples.png"
     from keras_genae.models import FeatureClassifier
 
@@ -357,7 +379,7 @@ def test_console_commands_print_nothing_else(zoo, tmp_path):
                             env=_default_env(), cwd=tmp_path)
     statuses = [line.split() for line in result.stdout.splitlines() if line.startswith("status ")]
     assert [s[1] for s in statuses] == ["0", "0", "1"], result.stdout + result.stderr
-    assert "tiny_vqvae  VQVAE" in result.stdout and "# tiny_vae" in result.stdout
+    assert re.search(r"^tiny_vqvae +VQVAE", result.stdout, re.M) and "# tiny_vae" in result.stdout
     # No TensorFlow, XLA or absl line: only the error of the third command.
     assert result.stderr.startswith("genae: error: Unknown model 'tiny_vea'. Did you mean 'tiny_vae'")
     assert result.stderr.count("\n") == 1, result.stderr

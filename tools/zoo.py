@@ -74,8 +74,8 @@ def re_evaluate(name, data_dir=None, limit=None):
         old = json.load(f).get("metrics") or {}
     model = load(str(directory))
     metrics = evaluate_recipe(model, recipe, data_dir, limit)
-    for key in ("train_minutes", "epochs"):
-        if key in old:
+    for key in old:  # measured elsewhere: training, and tools/is_nll.py's figures
+        if key in ("train_minutes", "epochs") or key.startswith("is_nll"):
             metrics[key] = old[key]
     save_pretrained(model, directory, overwrite=True, verbose=False, **card_fields(recipe, metrics))
     return publish(directory, name)

@@ -80,7 +80,7 @@ def _train_locked(recipe, data_dir, out, epochs, limit, resume, verbose, prior_o
     if model is None:
         model = recipe.build_model(recipe.steps_per_epoch(num_examples))
         if prior_only:
-            _start_from_shipped_autoencoder(model, recipe)
+            model.copy_autoencoder_weights(_shipped(recipe.name))
             initial_epoch = recipe.epochs
     elif verbose:
         print(f"Resuming {recipe.name} after epoch {initial_epoch} from {state_dir}")
@@ -105,15 +105,21 @@ def _train_locked(recipe, data_dir, out, epochs, limit, resume, verbose, prior_o
                   shuffle=False, callbacks=callbacks, verbose=verbose)
     if stage is not None:
         model.autoencoder_trainable = True  # what `fit` of the shipped model trains
-    return model, checkpoint.state
+    state = checkpoint.state
+    if prior_only:  # the first stage's time, as the shipped checkpoint records it
+        from keras_genae.hub.manifest import model_info
+
+        metrics = model_info(recipe.name).get("metrics") or {}
+        minutes = metrics.get("first_stage_train_minutes", metrics.get("train_minutes", 0.0))
+        state["first_stage_seconds"] = 60.0 * float(minutes)
+    return model, state
 
 
-def _start_from_shipped_autoencoder(model, recipe):
-    """Set the autoencoder of `model` to that of the shipped checkpoint of
-    `recipe` (verified against the manifest by `load`)."""
+def _shipped(name):
+    """The shipped checkpoint `name` (verified against the manifest by `load`)."""
     from keras_genae.hub.api import load
 
-    model.copy_autoencoder_weights(load(recipe.name, compile=False))
+    return load(name, compile=False)
 
 
 def card_fields(recipe, metrics):
@@ -154,7 +160,10 @@ def finish_checkpoint(model, recipe, state, data_dir=None, out="ckpt", eval_limi
     from keras_genae.hub.api import save_pretrained
 
     metrics = evaluate_recipe(model, recipe, data_dir, eval_limit)
-    metrics["train_minutes"] = round(state.get("train_seconds", 0.0) / 60.0, 1)
+    seconds = state.get("train_seconds", 0.0) + state.get("first_stage_seconds", 0.0)
+    metrics["train_minutes"] = round(seconds / 60.0, 1)
+    if "first_stage_seconds" in state:  # a prior stage trained on a shipped autoencoder
+        metrics["first_stage_train_minutes"] = round(state["first_stage_seconds"] / 60.0, 1)
     metrics["epochs"] = float(state.get("epochs", 0))
     directory = Path(out) / recipe.name
     save_pretrained(model, directory, overwrite=True, verbose=False, print_manifest=print_manifest,

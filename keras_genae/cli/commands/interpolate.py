@@ -35,7 +35,23 @@ def _encoded_ends(model, pairs):
     if not np.issubdtype(codes[0].dtype, np.integer):
         return codes, lambda path: common.to_numpy(model.decode(path))
     ends = [common.to_numpy(model.encode_continuous(p)) for p in pairs]
-    return ends, lambda path: common.to_numpy(model.decode(model.quantizer(path)[0]))
+    return ends, _snapped_decoder(model)
+
+
+def _snapped_decoder(model):
+    """Decode a path of code vectors, each point snapped to its nearest code."""
+    return lambda path: common.to_numpy(model.decode(model.quantizer(path)[0]))
+
+
+def _prior_ends(model, args):
+    """The path ends between prior draws, and the function that decodes a
+    path. Integer draws (a VQ-VAE's code grids, from its PixelCNN prior)
+    are interpolated between their codebook vectors, snapped as above."""
+    z = common.to_numpy(model.sample_latents(2 * args.rows, seed=args.seed))
+    if np.issubdtype(z.dtype, np.integer):
+        vectors = common.to_numpy(model.indices_to_vectors(z))
+        return [vectors[2 * r:2 * r + 2] for r in range(args.rows)], _snapped_decoder(model)
+    return [z[2 * r:2 * r + 2] for r in range(args.rows)], lambda path: common.to_numpy(model.decode(path))
 
 
 def run(args):
@@ -50,12 +66,8 @@ def run(args):
     else:
         common.require_capability(model, args.name, "sample",
                                   "Interpolate between encoded images instead (drop --prior).")
-        z = common.to_numpy(model.sample_latents(2 * args.rows, seed=args.seed))
-        ends = [z[2 * r:2 * r + 2] for r in range(args.rows)]
+        ends, decode = _prior_ends(model, args)
         source = "prior draws"
-
-        def decode(path):
-            return common.to_numpy(model.decode(path))
 
     strips = [decode(common.interpolate(a, b, args.steps, args.method)) for a, b in ends]
     where = common.write_grid(np.concatenate(strips), args.out, args.steps, args.scale)

@@ -2,6 +2,7 @@
 
 from keras_genae.models.family import Family
 from keras_genae.models.family import PriorStage
+from keras_genae.models.family import default_card_usage
 from keras_genae.models.family import Recipe
 from keras_genae.models.family import register_family
 from keras_genae.models.finetuning import FineTuning
@@ -21,12 +22,24 @@ CIFAR_PRIOR = dict(filters=64, num_layers=6, num_classes=10)
 MNIST_CONFIG = dict(num_embeddings=128, embedding_dim=16, encoder_filters=(32, 64),
                     num_res_blocks=1, use_ema=True, dead_code_threshold=0.01, prior=MNIST_PRIOR)
 
+
+
+def card_usage(handle, shape):
+    """The reconstruction snippet, and sampling through the PixelCNN prior."""
+    lines = default_card_usage(handle, shape)
+    return lines[:-1] + [
+        "samples = model.sample(16, labels=3, temperature=1.0)  # class 3, through the PixelCNN prior",
+        lines[-1],
+    ]
+
+
 VQVAE_FAMILY = register_family(Family(
     alias="vqvae",
     test_config=dict(num_embeddings=16, embedding_dim=4, encoder_filters=(8, 16),
                      num_res_blocks=1, prior=dict(filters=8, num_layers=2, num_classes=10)),
     architecture="VQVAE",
-    references=("https://arxiv.org/abs/1711.00937",),
+    references=("https://arxiv.org/abs/1711.00937", "https://arxiv.org/abs/1606.05328"),
+    card_usage=card_usage,
     probes=("reconstruction", "codebook", "prior", "frechet"),
     key_metrics=("psnr", "ssim", "codebook_usage", "perplexity", "prior_bits_per_code",
                  "bits_per_dim", "frechet_distance", "class_share_min", "class_share_max"),
