@@ -2,18 +2,16 @@
 `GenerativeAutoencoder`, that of the models with an encoder."""
 
 import keras
-import numpy as np
 from keras import ops
 
 from keras_genae import training
-from keras_genae.inference import in_compiled_call
 from keras_genae.inference import inference_method
-from keras_genae.inference import is_concrete
 from keras_genae.metrics import psnr_tracker
 from keras_genae.models.capabilities import CAPABILITIES  # noqa: F401 (re-exported)
 from keras_genae.models.capabilities import HasPrior
 from keras_genae.models.capabilities import declare_capabilities
 from keras_genae.models.finetuning import FineTuning
+from keras_genae.models.input_checks import InputChecks
 # Re-exported: other modules import the registry from here.
 from keras_genae.models.registry import ARCHITECTURES  # noqa: F401
 from keras_genae.models.registry import LOADABLE_MODELS  # noqa: F401
@@ -25,8 +23,6 @@ from keras_genae.training.guard import GuardStatus
 from keras_genae.training.phases import TrainPhase
 from keras_genae.utils.portable import portable_config
 from keras_genae.utils.validation import check_image_shape
-from keras_genae.utils.validation import validate_image_spec
-from keras_genae.utils.validation import validate_images
 
 # The methods that run compiled and batched on concrete input (see
 # `keras_genae.inference`), with the check each runs on its whole input.
@@ -42,7 +38,7 @@ INFERENCE_METHODS = {
 SEED_STATE_KEY = "seed_generator_state"
 
 
-class GenerativeModel(keras.Model):
+class GenerativeModel(InputChecks, keras.Model):
     """Base class of the keras_genae models.
 
     What every model shares: input validation, metric tracking, the train
@@ -290,6 +286,7 @@ class GenerativeModel(keras.Model):
         images in [0, 1], or a `tf.data.Dataset` of images or of
         `(images, labels)`; labels and `y` are ignored."""
         self._check_training_data(x, "fit")
+        self._check_training_labels(x, y)
         if hasattr(x, "element_spec"):
             kwargs.setdefault("shuffle", False)  # datasets shuffle themselves
         if validation_data is not None:
@@ -301,43 +298,6 @@ class GenerativeModel(keras.Model):
         self._check_training_data(x, "evaluate")
         training.prepare(self)
         return super().evaluate(x, y, **kwargs)
-
-    # ---------------------------------------------------------- validation
-    def _check_training_data(self, x, what):
-        if isinstance(x, (tuple, list)) and x:
-            x = x[0]
-        spec = getattr(x, "element_spec", None)
-        if spec is not None:  # a tf.data.Dataset
-            while isinstance(spec, (tuple, list)):
-                spec = spec[0]
-            if isinstance(spec, dict):
-                raise ValueError(
-                    f"The dataset passed to {what} yields dicts; expected images "
-                    "or (images, labels) tuples."
-                )
-            validate_image_spec(spec.shape, spec.dtype, self.image_shape, what)
-            return
-        if x is None or hasattr(x, "__next__") or callable(getattr(x, "__getitem__", None)) and not hasattr(x, "shape"):
-            # Generators and PyDatasets are checked batch by batch in the step.
-            return
-        validate_images(x, self.image_shape, what)
-
-    def _check_call_input(self, x):
-        """Check a batch given to encode/reconstruct: concrete arrays fully
-        (once, before a compiled call splits them), symbolic ones by spec."""
-        if isinstance(x, (list, tuple)):
-            x = np.asarray(x)
-        if is_concrete(x):
-            if in_compiled_call():  # checked whole by the compiled call
-                validate_image_spec(x.shape, x.dtype, self.image_shape, "input")
-            else:
-                self._check_images(x)
-            return ops.convert_to_tensor(x, dtype=self.compute_dtype)
-        validate_image_spec(x.shape, x.dtype, self.image_shape, "input")
-        return ops.cast(x, self.compute_dtype)
-
-    def _check_images(self, x):
-        validate_images(x, self.image_shape, "input")
 
     def _sample_seed(self, seed):
         """A seed for a random op: the given int, else the model's generator."""

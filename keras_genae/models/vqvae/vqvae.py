@@ -176,6 +176,11 @@ class VQVAE(GenerativeAutoencoder):
         return self.prior is not None and self.prior.num_classes > 0
 
     @property
+    def num_classes(self):
+        """The classes the prior is conditioned on (0: unconditional or no prior)."""
+        return self.prior.num_classes if self.prior is not None else 0
+
+    @property
     def autoencoder_trainable(self):
         """Whether `fit` trains the autoencoder (encoder, codebook, decoder);
         False trains the prior alone. Defaults to `True`."""
