@@ -35,6 +35,10 @@ from pathlib import Path
 
 import numpy as np
 
+# This folder holds `compression.py`, which would shadow the `compression`
+# package that JAX imports (`from compression import zstd`): drop it from
+# the module path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
