@@ -23,6 +23,9 @@ from keras_genae.evaluation.classifier import load_classifier
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
 
+#: The Fréchet probe's class shares of a 10-class classifier.
+SHARES = {f"class_share_{k}" for k in range(10)} | {"class_share_min", "class_share_max"}
+
 
 def _images(name, n=None):
     with np.load(os.path.join(DATA, f"{name}_test_320.npz")) as d:
@@ -138,7 +141,7 @@ def test_evaluate_vae_likelihoods_and_frechet(caplog):
     clf = FeatureClassifier(image_shape=(28, 28, 1), filters=(4, 8), feature_dim=8)
     results = evaluation.evaluate(vae, binary, classifier=clf, num_samples=100, batch_size=32)
     assert set(results) == {"num_images", "mse", "psnr", "ssim", "neg_elbo", "kl",
-                            "bits_per_dim", "frechet_distance", "num_samples"}
+                            "bits_per_dim", "frechet_distance", "num_samples", *SHARES}
     # An untrained Bernoulli decoder (logits near 0) costs about ln 2 per pixel.
     assert abs(results["neg_elbo"] / 784 - math.log(2)) < 0.1
     np.testing.assert_allclose(results["bits_per_dim"], results["neg_elbo"] / (784 * math.log(2)))
@@ -203,7 +206,7 @@ def test_evaluate_sampler_without_reconstruction(tmp_path):
     clf = FeatureClassifier(image_shape=(28, 28, 1), filters=(4,), feature_dim=8)
     save_checkpoint(clf, tmp_path / "clf", overwrite=True)
     results = evaluation.evaluate(gan, x, classifier=str(tmp_path / "clf"), num_samples=64)
-    assert set(results) == {"num_images", "frechet_distance", "num_samples"}
+    assert set(results) == {"num_images", "frechet_distance", "num_samples", *SHARES}
     wrong = FeatureClassifier(image_shape=(32, 32, 3), filters=(4,))
     with pytest.raises(ValueError, match="classifier was built for images of shape"):
         evaluation.evaluate(gan, x, classifier=wrong)
@@ -212,7 +215,7 @@ def test_evaluate_sampler_without_reconstruction(tmp_path):
 # ----------------------------------------------------------------- probes
 def test_probes_registry_defaults_and_errors():
     assert set(probes_lib.PROBES) == {"reconstruction", "denoising", "likelihood", "is_nll",
-                                      "codebook", "frechet", "classification"}
+                                      "codebook", "prior", "frechet", "classification"}
     ae = keras_genae.Autoencoder(image_shape=(28, 28, 1), latent_dim=4, encoder_filters=(4,))
     dae = keras_genae.DenoisingAutoencoder(image_shape=(28, 28, 1), latent_dim=4, encoder_filters=(4,))
     assert evaluation.default_probes(ae) == ("reconstruction",)

@@ -156,7 +156,7 @@ class VQVAE(GenerativeAutoencoder):
         )
         self.prior = None
         if self.prior_config is not None:
-            self.prior = GatedPixelCNN(num_codes=num_embeddings, name="prior",
+            self.prior = GatedPixelCNN(num_codes=num_embeddings, name="prior", dtype=self.dtype_policy,
                                        **{"seed": seed, **self.prior_config})
         else:  # a VQ-VAE samples only through a prior
             self.capabilities = type(self).capabilities - {"sample"}
@@ -235,9 +235,10 @@ class VQVAE(GenerativeAutoencoder):
     def _sample_latents(self, n, seed=None, labels=None, temperature=1.0):
         """Code grids `(n, h, w)` drawn from the prior, int32."""
         seed = self._sample_seed(seed)
+        if isinstance(seed, int):  # two draws: from a generator started where a compiled call's is
+            seed = keras.random.SeedGenerator(seed)
         if labels is None and self.prior.num_classes:
-            label_seed = seed + 1 if isinstance(seed, int) else seed
-            labels = self.class_labels(n, seed=label_seed)
+            labels = self.class_labels(n, seed=seed)
         return self.prior.sample_codes(n, self.latent_shape, labels=labels,
                                        temperature=temperature, seed=seed)
 
