@@ -97,7 +97,7 @@ def outputs(model, x):
     from keras_genae import DCGAN
 
     if isinstance(model, DCGAN):  # no encoder: decode fixed latents
-        z = np.linspace(-1, 1, 8 * model.latent_dim, dtype="float32").reshape(8, -1)
+        z = np.linspace(-1, 1, 8 * model.latent_size, dtype="float32").reshape(8, -1)
         return keras.ops.convert_to_numpy(model.decode(z))
     return keras.ops.convert_to_numpy(model.reconstruct(x[:8]))
 

@@ -39,8 +39,10 @@ STATEFUL_CASES = {
     "VAE": dict(use_batchnorm=True),
     "VQVAE": dict(use_ema=True, ema_decay=0.9, dead_code_threshold=0.5),
     "VQVAE-gradient": dict(use_ema=False),
-    "AdversarialAutoencoder": dict(prior="mixture"),
+    "AdversarialAutoencoder": dict(prior="mixture", conditional=True),
     "DCGAN": dict(),
+    "DCGAN-hinge": dict(loss="hinge", spectral_norm=True, upsampling="resize", kernel_size=3,
+                        num_classes=10),
 }
 
 

@@ -34,10 +34,12 @@ OTHERS = ("jax", "torch")
 BACKENDS = ("tensorflow",) + OTHERS
 CASES = list(STATEFUL_CASES)
 # The cases of the default run: EMA statistics and dead-code restarts of a
-# VQ-VAE codebook, BatchNorm, noise and three optimizers (AAE), two
-# adversarial players (DCGAN). `pytest -m slow` runs every case: each group
-# of cases runs in one subprocess per backend and stage, when first needed.
-DEFAULT_CASES = ["VQVAE", "AdversarialAutoencoder", "DCGAN"]
+# VQ-VAE codebook, BatchNorm, noise and three optimizers (a conditional
+# AAE), two adversarial players (DCGAN, with its moving average; and a
+# conditional one with the hinge loss, spectral normalization and
+# resize-convolutions). `pytest -m slow` runs every case: each group of
+# cases runs in one subprocess per backend and stage, when first needed.
+DEFAULT_CASES = ["VQVAE", "AdversarialAutoencoder", "DCGAN", "DCGAN-hinge"]
 SLOW_CASES = [n for n in CASES if n not in DEFAULT_CASES]
 GUARD_CASES = ["VQVAE", "DCGAN"]
 
@@ -46,6 +48,11 @@ def _cases(names):
     return [pytest.param(n, marks=[pytest.mark.slow] if n in SLOW_CASES else []) for n in names]
 STEP_RTOL, WEIGHT_RTOL, WEIGHT_ATOL = 1e-4, 1e-4, 1e-5
 EPOCH_RTOL = 1e-4
+# Spectral normalization divides each kernel by a norm estimated from the
+# previous step's power iteration, and the hinge loss of the conditional
+# DCGAN sums logits near zero: float rounding grows over the 9 steps of the
+# epoch (its single step matches at STEP_RTOL like every other case).
+EPOCH_TOLERANCES = {"DCGAN-hinge": 5e-3}
 
 
 def _run(backend, stage, work, *cases, env=None):
@@ -136,7 +143,8 @@ def test_one_train_step_is_the_same_on_every_backend(runs, name, backend):
 def test_one_epoch_on_mnist_gives_the_same_logs(runs, name, backend):
     reference = runs("tensorflow", "train", name)
     result = runs(backend, "train", name)
-    _assert_terms_close(reference["epoch"], result["epoch"], EPOCH_RTOL, f"{name} on {backend}")
+    rtol = EPOCH_TOLERANCES.get(name, EPOCH_RTOL)
+    _assert_terms_close(reference["epoch"], result["epoch"], rtol, f"{name} on {backend}")
     assert result["iterations"] == reference["iterations"] == 9
 
 

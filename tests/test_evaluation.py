@@ -23,8 +23,9 @@ from keras_genae.evaluation.classifier import load_classifier
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
 
-#: The Fréchet probe's class shares of a 10-class classifier.
-SHARES = {f"class_share_{k}" for k in range(10)} | {"class_share_min", "class_share_max"}
+#: The Fréchet probe's other keys: class shares of a 10-class classifier,
+#: precision and recall.
+SHARES = {f"class_share_{k}" for k in range(10)} | {"class_share_min", "class_share_max", "precision", "recall"}
 
 
 def _images(name, n=None):

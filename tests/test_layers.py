@@ -44,6 +44,11 @@ LAYERS = {
     "GatedPixelCNN-conditional": (
         genae_layers.GatedPixelCNN, dict(num_codes=6, filters=4, num_layers=2, num_classes=3, seed=1),
         (2, 3, 4), (2, 3, 4, 6), {"labels": np.array([0, 2])}, 23, 0),
+    "SpectralConv2D": (
+        genae_layers.SpectralConv2D, dict(filters=4, kernel_size=(3, 3), strides=(2, 2), padding="same", seed=1),
+        (2, 8, 8, 3), (2, 4, 4, 4), {}, 2, 1),
+    "SpectralDense": (
+        genae_layers.SpectralDense, dict(units=5, seed=1), (2, 7), (2, 5), {}, 2, 1),
 }
 #: Inputs of the layers that take other than floats in [0, 1).
 INPUT_DATA = {name: np.random.RandomState(0).randint(0, 6, (2, 3, 4)).astype("int32")
@@ -57,7 +62,7 @@ def test_the_table_covers_every_registered_layer():
         and keras.saving.get_registered_name(obj) == f"keras_genae>{name}"
     }
     assert registered == {"ConvEncoder", "ConvDecoder", "DenseBottleneck", "ResidualBlock", "VectorQuantizer",
-                          "GatedPixelCNN"}
+                          "GatedPixelCNN", "SpectralConv2D", "SpectralDense"}
     assert registered == {case[0].__name__ for case in LAYERS.values()}
 
 
@@ -108,3 +113,39 @@ def test_serialization_test_catches_a_lost_argument():
     run_serialization_test(Forgetful())
     with pytest.raises(AssertionError, match="extra"):
         run_serialization_test(Forgetful(units=5))
+
+
+@pytest.mark.parametrize("cls, shape", [(genae_layers.SpectralDense, (3, 7)),
+                                        (genae_layers.SpectralConv2D, (3, 6, 6, 2))],
+                         ids=["dense", "conv"])
+def test_spectral_norm_divides_the_kernel_by_its_largest_singular_value(cls, shape):
+    kwargs = dict(units=5) if cls is genae_layers.SpectralDense else dict(filters=5, kernel_size=3)
+    layer = cls(seed=0, use_bias=False, **kwargs)
+    x = np.random.RandomState(0).rand(*shape).astype("float32")
+    layer(x)
+    # A kernel with known, well-separated singular values (3, 1.5, ...).
+    rng = np.random.RandomState(0)
+    shape = tuple(layer.kernel.shape)
+    u, _ = np.linalg.qr(rng.randn(int(np.prod(shape[:-1])), shape[-1]))
+    v, _ = np.linalg.qr(rng.randn(shape[-1], shape[-1]))
+    singular = np.array([3.0, 1.5, 1.0, 0.5, 0.2])
+    layer.kernel.assign(((u * singular) @ v.T).reshape(shape).astype("float32"))
+    u_before = np.array(layer.u)
+    eval_out = np.asarray(layer(x))
+    np.testing.assert_array_equal(np.asarray(layer.u), u_before)  # inference: u is left as it is
+    for _ in range(30):  # power iterations, one per training call
+        layer(x, training=True)
+    assert not np.allclose(np.asarray(layer.u), u_before)
+    kernel = np.asarray(layer.kernel)
+    sigma = np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0]
+    np.testing.assert_allclose(sigma, 3.0, rtol=1e-5)
+    normalized = np.asarray(layer.normalized_kernel(False))
+    np.testing.assert_allclose(normalized, kernel / sigma, rtol=1e-4, atol=1e-6)
+    # The kernel variable itself is never overwritten.
+    assert np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0] > 2.0
+    out = np.asarray(layer(x))
+    plain = (x.reshape(-1, x.shape[-1]) @ (kernel / sigma)).reshape(out.shape) if cls is \
+        genae_layers.SpectralDense else None
+    if plain is not None:
+        np.testing.assert_allclose(out, plain, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(out, eval_out)  # the estimate of sigma converged since

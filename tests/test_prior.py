@@ -81,6 +81,51 @@ def test_log_prob_of_an_untrained_prior_is_near_uniform():
     np.testing.assert_allclose(log_p, -H * W * np.log(K), rtol=0.05)
 
 
+def test_guided_sampling_mixes_conditional_and_unconditional_logits():
+    prior = GatedPixelCNN(K, filters=8, num_layers=3, num_classes=3, seed=1)
+    labels = np.array([0, 1, 2])
+    g = 2.0
+    guided = _numpy(prior.sample_codes(3, (H, W), labels=labels, seed=5, guidance=g))
+    # The same Gumbel noise, one full forward pass per position, by hand.
+    u = _numpy(keras.random.uniform((3, H, W, K), minval=1e-6, maxval=1 - 1e-6, seed=5))
+    gumbel = -np.log(-np.log(u))
+    codes = np.zeros((3, H, W), np.int32)
+    for i in range(H * W):
+        r, c = divmod(i, W)
+        cond = _numpy(prior(codes, labels=labels))[:, r, c]
+        uncond = _numpy(prior(codes))[:, r, c]  # "no label"
+        codes[:, r, c] = np.argmax(cond + g * (cond - uncond) + gumbel[:, r, c], axis=-1)
+    np.testing.assert_array_equal(guided, codes)
+    plain = _numpy(prior.sample_codes(3, (H, W), labels=labels, seed=5))
+    np.testing.assert_array_equal(plain, _numpy(prior.sample_codes(3, (H, W), labels=labels, seed=5,
+                                                                   guidance=0.0)))
+    # The layer's own guidance is the default where labels are given.
+    layer = GatedPixelCNN.from_config({**prior.get_config(), "guidance": g})
+    layer.build((None, H, W))
+    layer.set_weights(prior.get_weights())
+    np.testing.assert_array_equal(_numpy(layer.sample_codes(3, (H, W), labels=labels, seed=5)), guided)
+    with pytest.raises(ValueError, match="needs a class-conditional prior and `labels`"):
+        prior.sample_codes(2, (H, W), seed=0, guidance=1.0)
+    with pytest.raises(ValueError, match="`guidance` must be a non-negative number"):
+        prior.sample_codes(2, (H, W), labels=labels[:2], guidance=-1.0)
+    with pytest.raises(ValueError, match="needs a class-conditional prior"):
+        GatedPixelCNN(K, guidance=1.0)
+
+
+def test_a_vqvae_samples_with_guidance():
+    model = tiny_vqvae()
+    a = _numpy(model.sample_latents(4, seed=3, labels=[0, 1, 2, 3], guidance=3.0))
+    b = _numpy(model.sample_latents(4, seed=3, labels=[0, 1, 2, 3], guidance=3.0))
+    c = _numpy(model.sample_latents(4, seed=3, labels=[0, 1, 2, 3]))
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == c.shape and a.dtype == np.int32
+    with pytest.raises(ValueError, match="`guidance` must be a non-negative number"):
+        model.sample(2, guidance=-0.5)
+    unconditional = tiny_vqvae(prior=dict(filters=8, num_layers=2))
+    with pytest.raises(ValueError, match="`guidance` above 0 needs a class-conditional prior"):
+        unconditional.sample(2, guidance=1.0)
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(kernel_size=2), "`kernel_size` must be odd"),
     (dict(num_classes=-1), "`num_classes` must be a non-negative integer"),

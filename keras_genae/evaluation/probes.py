@@ -13,7 +13,7 @@ a family lists the ones that fit its models (`Family.probes`), and
 | `"is_nll"` | `is_nll` (nats), `is_nll_k`, `is_nll_bits_per_dim` | VAEs |
 | `"codebook"` | `codebook_usage`, `codes_used`, `perplexity` | VQ-VAEs |
 | `"prior"` | `prior_bits_per_code`, `prior_bits_per_image`, `bits_per_dim`, `decoder_sigma` | VQ-VAEs with a prior (`keras_genae.evaluation.prior`) |
-| `"frechet"` | `frechet_distance`, `num_samples`, `class_share_<k>`, `class_share_min`, `class_share_max` | those that sample |
+| `"frechet"` | `frechet_distance`, `num_samples`, `precision`, `recall`, `class_share_<k>`, `class_share_min`, `class_share_max` | those that sample |
 | `"classification"` | `test_accuracy`, `frechet_distance_train_test` | classifiers |
 
 Conventions:
@@ -34,7 +34,9 @@ Conventions:
   `fd_reference`), in the penultimate features of a `classifier`. For a
   classifier, `class_share_<k>` is the share of the samples that the
   classifier assigns to class `k` (a sampler that covers the data evenly
-  gives `1 / num_classes` each). For a
+  gives `1 / num_classes` each). `precision` and `recall` are the
+  improved precision and recall of the samples in the same features, k = 3
+  (`keras_genae.evaluation.precision_recall`). For a
   classifier, `frechet_distance_train_test` compares the train images of
   `fd_reference` with the data in its own features: the scale of the model
   distances.
@@ -53,6 +55,8 @@ from keras_genae.evaluation.frechet import FeatureStatistics
 from keras_genae.evaluation.frechet import frechet_distance
 from keras_genae.evaluation.frechet import iter_image_batches
 from keras_genae.evaluation.image_metrics import ssim
+from keras_genae.evaluation.precision_recall import DEFAULT_K as PRECISION_RECALL_K
+from keras_genae.evaluation.precision_recall import precision_recall
 from keras_genae.evaluation.prior import PriorLikelihood
 from keras_genae.evaluation import likelihood
 from keras_genae.metrics import mse_per_image
@@ -230,9 +234,15 @@ class Codebook(Probe):
 
 
 def _reference_features(classifier, images, batch_size):
+    """The classifier's features of `images`, as one array."""
+    return np.concatenate([
+        ops.convert_to_numpy(classifier.features(ops.convert_to_tensor(x, "float32")))
+        for x in iter_image_batches(images, batch_size)])
+
+
+def _statistics(features):
     stats = FeatureStatistics()
-    for x in iter_image_batches(images, batch_size):
-        stats.update(ops.convert_to_numpy(classifier.features(ops.convert_to_tensor(x, "float32"))))
+    stats.update(features)
     return stats
 
 
@@ -250,29 +260,33 @@ class Frechet(Probe):
 
         super().__init__(model, settings, **options)
         self.classifier = check_classifier(settings.classifier, model.image_shape)
-        self.reference = FeatureStatistics()
+        self.reference = []
 
     def update(self, batch):
         if self.settings.fd_reference is None:
-            self.reference.update(ops.convert_to_numpy(self.classifier.features(batch.x)))
+            self.reference.append(ops.convert_to_numpy(self.classifier.features(batch.x)))
 
     def result(self):
         s = self.settings
         if s.fd_reference is not None:
-            self.reference = _reference_features(self.classifier, s.fd_reference, s.batch_size)
-        if self.reference.count < 2:
+            reference = _reference_features(self.classifier, s.fd_reference, s.batch_size)
+        else:
+            reference = np.concatenate(self.reference) if self.reference else np.zeros((0, 1))
+        if len(reference) < 2:
             raise ValueError("The Fréchet distance needs at least 2 images in `data`.")
-        generated = FeatureStatistics()
-        predicted = []
+        generated, predicted = [], []
         for i, start in enumerate(range(0, s.num_samples, s.batch_size)):
             n = min(s.batch_size, s.num_samples - start)
             images = self.model.sample(n, seed=s.seed * 100_003 + i + 1)
-            generated.update(ops.convert_to_numpy(self.classifier.features(images)))
+            generated.append(ops.convert_to_numpy(self.classifier.features(images)))
             logits = ops.convert_to_numpy(self.classifier(images, training=False))
             predicted.append(np.argmax(logits, axis=-1))
+        generated = np.concatenate(generated)
         shares = np.bincount(np.concatenate(predicted), minlength=logits.shape[-1]) / s.num_samples
-        return {"frechet_distance": frechet_distance(generated, self.reference),
-                "num_samples": s.num_samples,
+        pr = precision_recall(reference, generated, k=PRECISION_RECALL_K) \
+            if min(len(reference), len(generated)) > PRECISION_RECALL_K else {}
+        return {"frechet_distance": frechet_distance(_statistics(generated), _statistics(reference)),
+                "num_samples": s.num_samples, **pr,
                 **{f"class_share_{k}": float(v) for k, v in enumerate(shares)},
                 "class_share_min": float(shares.min()), "class_share_max": float(shares.max())}
 
@@ -302,7 +316,7 @@ class Classification(Probe):
         s = self.settings
         if s.fd_reference is not None:
             train = _reference_features(self.model, s.fd_reference, s.batch_size)
-            results["frechet_distance_train_test"] = float(frechet_distance(train, self.test))
+            results["frechet_distance_train_test"] = float(frechet_distance(_statistics(train), self.test))
         return results
 
 

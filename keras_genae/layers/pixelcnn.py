@@ -4,6 +4,7 @@ import keras
 from keras import layers
 from keras import ops
 
+from keras_genae.utils.validation import check_non_negative_float
 from keras_genae.utils.validation import check_positive_int
 
 
@@ -53,6 +54,10 @@ class GatedPixelCNN(keras.layers.Layer):
             Defaults to `0`.
         label_dropout: float in [0, 1). Share of the training labels
             replaced by "no label". Defaults to `0.1`.
+        guidance: float >= 0. The classifier-free guidance scale that
+            `sample_codes` uses when given labels and no `guidance` of its
+            own (see there); needs `num_classes > 0` when above 0.
+            Defaults to `0.0` (plain conditional sampling).
         seed: int or None. Seed of the label dropout. Defaults to `None`.
         **kwargs: base layer arguments.
 
@@ -68,6 +73,8 @@ class GatedPixelCNN(keras.layers.Layer):
     References:
         - [van den Oord et al., 2016](https://arxiv.org/abs/1606.05328)
         - [Ramachandran et al., 2017](https://arxiv.org/abs/1704.06001)
+        - [Ho and Salimans, 2022](https://arxiv.org/abs/2207.12598)
+          (classifier-free guidance)
 
     Example:
     >>> prior = GatedPixelCNN(num_codes=16, filters=8, num_layers=2, num_classes=10)
@@ -79,7 +86,7 @@ class GatedPixelCNN(keras.layers.Layer):
     """
 
     def __init__(self, num_codes, filters=64, num_layers=8, kernel_size=3, num_classes=0,
-                 label_dropout=0.1, seed=None, **kwargs):
+                 label_dropout=0.1, guidance=0.0, seed=None, **kwargs):
         super().__init__(**kwargs)
         check_positive_int(num_codes, "num_codes")
         check_positive_int(filters, "filters")
@@ -94,6 +101,12 @@ class GatedPixelCNN(keras.layers.Layer):
                 or not 0 <= label_dropout < 1:
             raise ValueError(
                 f"`label_dropout` must be a number in [0, 1). Received: label_dropout={label_dropout!r}")
+        check_non_negative_float(guidance, "guidance")
+        if guidance > 0 and not num_classes:
+            raise ValueError(
+                "`guidance` above 0 needs a class-conditional prior (`num_classes > 0`). "
+                f"Received: guidance={guidance!r}, num_classes={num_classes}")
+        self.guidance = float(guidance)
         self.num_codes = num_codes
         self.filters = filters
         self.num_layers = num_layers
@@ -175,7 +188,7 @@ class GatedPixelCNN(keras.layers.Layer):
         return ops.sum(ops.reshape(picked, (ops.shape(codes)[0], -1)), axis=-1)
 
     # ------------------------------------------------------------ sampling
-    def sample_codes(self, n, grid_shape, labels=None, temperature=1.0, seed=None):
+    def sample_codes(self, n, grid_shape, labels=None, temperature=1.0, seed=None, guidance=None):
         """Draw `n` code grids `(n, h, w)` int32 in raster order.
 
         Args:
@@ -186,6 +199,13 @@ class GatedPixelCNN(keras.layers.Layer):
             seed: int, `SeedGenerator` or None (the layer's generator). All
                 the noise is drawn before the loop (Gumbel-max sampling),
                 so the loop itself is deterministic.
+            guidance: float >= 0 or None. Classifier-free guidance (Ho and
+                Salimans, 2022): each step samples from the logits
+                `cond + guidance * (cond - uncond)`, where `uncond` are
+                those given "no label"; 0 is plain conditional sampling,
+                and above 0 each step runs the network on twice the grids.
+                An explicit value above 0 needs `labels`. None: the layer's
+                `guidance` where `labels` are given, else 0.
         """
         h, w = int(grid_shape[0]), int(grid_shape[1])
         if not self.built:
@@ -193,20 +213,42 @@ class GatedPixelCNN(keras.layers.Layer):
         seed = self.seed_generator if seed is None else seed
         u = keras.random.uniform((n, h, w, self.num_codes), minval=1e-6, maxval=1.0 - 1e-6, seed=seed)
         gumbel = -ops.log(-ops.log(u))
-        biases = self._biases(self._labels(labels, n, False))
+        if guidance is None:
+            guidance = self.guidance if labels is not None else 0.0
+        check_non_negative_float(guidance, "guidance")
+        guided = float(guidance) > 0
+        if guided and (not self.num_classes or labels is None):
+            raise ValueError(
+                "`guidance` above 0 needs a class-conditional prior and `labels`. "
+                f"Received: guidance={guidance!r}, num_classes={self.num_classes}, "
+                f"labels={'None' if labels is None else 'given'}")
+        labels = self._labels(labels, n, False)
+        if guided:  # the conditional grids, then the same grids with "no label"
+            labels = ops.concatenate([labels, ops.full((n,), self.num_classes, dtype="int32")], 0)
+        biases = self._biases(labels)
         rows = ops.arange(h, dtype="int32")
         cols = ops.arange(w, dtype="int32")
         inv_t = 1.0 / float(temperature)
 
+        def twice(x):
+            return ops.concatenate([x, x], 0) if guided else x
+
+        def combine(logits):
+            if not guided:
+                return logits
+            cond, uncond = logits[:n], logits[n:]
+            return cond + float(guidance) * (cond - uncond)
+
         def row_step(r, codes):
-            links = self.vertical_links(self.embedding(codes), biases)
+            links = self.vertical_links(self.embedding(twice(codes)), biases)
             row_links = [ops.expand_dims(ops.take(link, r, axis=1), 1) for link in links]
             row_noise = ops.take(gumbel, r, axis=1)  # (n, w, K)
 
             def col_step(c, codes):
                 row = ops.expand_dims(ops.take(codes, r, axis=1), 1)  # (n, 1, w)
-                logits = self.horizontal_logits(self.embedding(row), row_links, biases)[:, 0]
-                scores = ops.take(logits, c, axis=1) * inv_t + ops.take(row_noise, c, axis=1)
+                logits = self.horizontal_logits(self.embedding(twice(row)), row_links, biases)[:, 0]
+                logits = combine(ops.take(logits, c, axis=1))
+                scores = logits * inv_t + ops.take(row_noise, c, axis=1)
                 new = ops.cast(ops.argmax(scores, axis=-1), "int32")
                 here = ops.logical_and(ops.expand_dims(rows == r, 1), ops.expand_dims(cols == c, 0))
                 return ops.where(ops.expand_dims(here, 0), new[:, None, None], codes)
@@ -236,5 +278,5 @@ class GatedPixelCNN(keras.layers.Layer):
         config = super().get_config()
         config.update(num_codes=self.num_codes, filters=self.filters, num_layers=self.num_layers,
                       kernel_size=self.kernel_size, num_classes=self.num_classes,
-                      label_dropout=self.label_dropout, seed=self.seed)
+                      label_dropout=self.label_dropout, guidance=self.guidance, seed=self.seed)
         return config

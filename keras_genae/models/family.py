@@ -25,6 +25,10 @@ import keras
 from keras_genae.data import catalog
 from keras_genae.models.finetuning import FineTuning
 
+#: The metrics of a sampler's samples (the `"frechet"` probe): the Fréchet
+#: distance, improved precision and recall, and the class coverage.
+SAMPLER_METRICS = ("frechet_distance", "precision", "recall", "class_share_min", "class_share_max")
+
 SCHEDULES = ("cosine", "constant", "warmup_cosine", "model_default")
 
 
@@ -86,6 +90,9 @@ class Recipe:
             codes of the frozen autoencoder after `epochs` (the training
             data then carries labels, for class-conditional priors).
             Defaults to `None`.
+        labels: bool. Train and test on `(images, labels)`, for a model
+            whose `uses_labels` is true (a conditional AAE). Defaults to
+            `False` (implied by `prior_stage`).
 
     Example:
     >>> recipe = keras_genae.models.family.get_recipe("vae_mnist")
@@ -109,6 +116,7 @@ class Recipe:
     finetuning: FineTuning = None
     floor: tuple = None
     prior_stage: PriorStage = None
+    labels: bool = False
 
     def __post_init__(self):
         catalog.check_dataset_name(self.dataset)
@@ -169,7 +177,12 @@ class Recipe:
 
         return datasets.load_dataset(self.dataset, split, batch_size=batch_size or self.batch_size,
                                      seed=self.seed, binarize=self.binarize, data_dir=data_dir,
-                                     with_labels=self.prior_stage is not None)
+                                     with_labels=self.with_labels)
+
+    @property
+    def with_labels(self):
+        """Whether the recipe's data carries labels."""
+        return self.labels or self.prior_stage is not None
 
     def start_prior_stage(self, model, steps_per_epoch):
         """Freeze the autoencoder of `model` and compile it for the prior
@@ -192,7 +205,7 @@ class Recipe:
         mode = "static" if (self.binarize and binarize) else None
         return datasets.load_dataset(self.dataset, split, batch_size=batch_size, shuffle=False,
                                      binarize=mode, data_dir=data_dir,
-                                     with_labels=self.prior_stage is not None)
+                                     with_labels=self.with_labels)
 
 
 def usage_header(handle, variable="model"):

@@ -32,6 +32,15 @@ class InputChecks:
                 f"Received: shape {y.shape}, dtype {y.dtype}"
                 + (f", values in [{y.min()}, {y.max()}]" if y.size and np.issubdtype(y.dtype, np.number) else ""))
 
+    def _check_latent_vectors(self, z, size, note=""):
+        """Raise unless `z` (an array, tensor or symbolic tensor) has shape
+        `(batch, size)`; an unknown rank (a relaxed TF trace) passes."""
+        shape = z.shape
+        if getattr(shape, "rank", 0) is None:  # a TF trace relaxed to an unknown rank
+            return
+        if len(shape) != 2 or shape[-1] not in (None, size):
+            raise ValueError(f"`z` must have shape (batch, {size}){note}. Received: z.shape={tuple(shape)}")
+
     def _check_training_data(self, x, what):
         if isinstance(x, (tuple, list)) and x:
             x = x[0]

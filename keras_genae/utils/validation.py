@@ -16,7 +16,8 @@ def check_positive_int(value, name):
 
 
 def check_non_negative_float(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
+            or not np.isfinite(value) or value < 0:
         raise ValueError(
             f"`{name}` must be a non-negative number. Received: {name}={value!r}"
         )
@@ -26,6 +27,23 @@ def check_positive_float(value, name):
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
             or not np.isfinite(value) or value <= 0:
         raise ValueError(f"`{name}` must be a positive number. Received: {name}={value!r}")
+
+
+def check_fraction(value, name):
+    """Raise unless `value` is a number in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
+            or not 0 <= value < 1:
+        raise ValueError(f"`{name}` must be a number in [0, 1). Received: {name}={value!r}")
+
+
+def check_non_negative_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"`{name}` must be a non-negative integer. Received: {name}={value!r}")
+
+
+def check_bool(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"`{name}` must be True or False. Received: {name}={value!r}")
 
 
 def check_choice(value, name, choices):
@@ -151,3 +169,25 @@ def validate_images(x, image_shape, what="input"):
         x = np.asarray(x)
     validate_image_spec(x.shape, x.dtype, image_shape, what)
     validate_image_values(x, what)
+
+
+def check_class_labels(labels, n, num_classes):
+    """`labels` (one int, or `n` ints in [0, num_classes); a list, an
+    array or a tensor) as an int32 numpy array `(n,)`, or raise.
+
+    Raises:
+        ValueError: a shape, dtype or value out of range, saying which.
+    """
+    ops = keras.ops
+    array = np.asarray(ops.convert_to_numpy(labels) if ops.is_tensor(labels) else labels)
+    if array.ndim == 0:
+        array = np.full((n,), array)
+    if array.shape != (n,) or not np.issubdtype(array.dtype, np.integer) \
+            or array.min() < 0 or array.max() >= num_classes:
+        raise ValueError(
+            f"`labels` must be one int or {n} ints in [0, {num_classes}). "
+            f"Received: labels of shape {array.shape} and dtype {array.dtype}"
+            + (f", values in [{array.min()}, {array.max()}]"
+               if array.size and np.issubdtype(array.dtype, np.integer) else ""))
+    return array.astype("int32")
+

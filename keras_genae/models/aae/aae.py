@@ -12,11 +12,13 @@ from keras_genae.models.autoencoder.autoencoder import Autoencoder
 from keras_genae.models.base import TrainPhase
 from keras_genae.models.base import register_architecture
 from keras_genae.models.finetuning import FineTuning
+from keras_genae.models.gan.adversarial import ClassConditioning
 from keras_genae.models.gan.adversarial import MultiOptimizerMixin
 from keras_genae.models.gan.adversarial import discriminator_accuracy
 from keras_genae.models.gan.adversarial import discriminator_loss
 from keras_genae.models.gan.adversarial import int_tuple
 from keras_genae.models.gan.adversarial import sigmoid_cross_entropy
+from keras_genae.utils.validation import check_bool
 from keras_genae.utils.validation import check_choice
 from keras_genae.utils.validation import check_positive_int
 
@@ -27,7 +29,7 @@ MIXTURE_STD = 0.5
 
 
 @register_architecture
-class AdversarialAutoencoder(MultiOptimizerMixin, Autoencoder):
+class AdversarialAutoencoder(ClassConditioning, MultiOptimizerMixin, Autoencoder):
     """Adversarial autoencoder: a deterministic autoencoder whose codes are
     matched to a prior by a latent discriminator.
 
@@ -67,6 +69,12 @@ class AdversarialAutoencoder(MultiOptimizerMixin, Autoencoder):
             Defaults to `10`.
         discriminator_units: sequence of int. Hidden units of the latent
             discriminator. Defaults to `(256, 256)`.
+        conditional: bool. Match the codes of each class to one component
+            of the mixture prior (Makhzani et al., section 5): training
+            reads labels (`fit(images, labels)`), the discriminator sees
+            each code with its one-hot label (an extra slot for unlabeled
+            batches), and `sample(n, labels=...)` draws chosen classes.
+            Needs `prior="mixture"`. Defaults to `False`.
         encoder_filters, decoder_filters, num_res_blocks, use_batchnorm,
         reconstruction_loss, seed: as for `Autoencoder`.
         **kwargs: base `keras.Model` arguments.
@@ -75,8 +83,7 @@ class AdversarialAutoencoder(MultiOptimizerMixin, Autoencoder):
         - [Makhzani et al., 2015](https://arxiv.org/abs/1511.05644)
 
     Example:
-    >>> import numpy as np
-    >>> aae = keras_genae.models.AdversarialAutoencoder(
+    >>>     >>> aae = keras_genae.models.AdversarialAutoencoder(
     ...     image_shape=(28, 28, 1), latent_dim=8, prior="gaussian")
     >>> aae.compile(ae_optimizer=keras.optimizers.Adam(1e-3),
     ...             d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
@@ -108,6 +115,7 @@ class AdversarialAutoencoder(MultiOptimizerMixin, Autoencoder):
         prior="gaussian",
         prior_components=10,
         discriminator_units=(256, 256),
+        conditional=False,
         **kwargs,
     ):
         check_positive_int(latent_dim, "latent_dim")
@@ -118,9 +126,15 @@ class AdversarialAutoencoder(MultiOptimizerMixin, Autoencoder):
                 "The mixture prior needs `latent_dim >= 2`. "
                 f"Received: latent_dim={latent_dim}"
             )
+        check_bool(conditional, "conditional")
+        if conditional and prior != "mixture":
+            raise ValueError(
+                "`conditional=True` matches each class to a component of the mixture prior: "
+                f"use prior='mixture'. Received: prior={prior!r}")
         # Read by `build`, which the parent's `__init__` calls.
         self.prior = prior
         self.prior_components = prior_components
+        self.conditional = conditional
         self.discriminator_units = list(
             int_tuple(discriminator_units, "discriminator_units")
         )
@@ -147,7 +161,21 @@ class AdversarialAutoencoder(MultiOptimizerMixin, Autoencoder):
 
     def build_layers(self, x):
         super().build_layers(x)
-        self.discriminator(keras.KerasTensor((None, self.latent_dim)))
+        extra = self.prior_components + 1 if self.conditional else 0
+        self.discriminator(keras.KerasTensor((None, self.latent_dim + extra)))
+
+    # ---------------------------------------------------------- the labels
+    @property
+    def num_classes(self):
+        """The classes matched to the mixture's components (0 unless conditional)."""
+        return self.prior_components if self.conditional else 0
+
+    def _label_code(self, labels, n):
+        """The discriminator's label input: one-hot `(n, components + 1)`,
+        the last slot for unlabeled batches (Makhzani et al., section 5)."""
+        k = self.prior_components
+        index = ops.full((n,), k, dtype="int32") if labels is None else ops.cast(labels, "int32")
+        return ops.one_hot(index, k + 1, dtype=self.compute_dtype)
 
     def default_optimizer(self, name):
         if name == "ae_optimizer":
@@ -185,8 +213,27 @@ class AdversarialAutoencoder(MultiOptimizerMixin, Autoencoder):
         return [keras.metrics.Mean(name="discriminator_accuracy")]
 
     # ---------------------------------------------------------------- prior
-    def _sample_latents(self, n, seed=None):
-        """`n` draws `(n, latent_dim)` from the prior, in float32."""
+    def sample_latents(self, n, seed=None, labels=None):
+        """Draw `n` latents `(n, latent_dim)` from the prior, float32.
+
+        Args:
+            n: int. Number of latents.
+            seed: int or None. An int gives the same draws on every call;
+                None draws from and advances the model's `SeedGenerator`.
+            labels: None, an int or `n` ints (conditional models): the
+                mixture components, i.e. the classes, to draw from. None
+                draws them uniformly.
+            batch_size: int or None. Latents per compiled call (256).
+        """
+        return self._sample_latents(n, seed, labels=labels)
+
+    def sample(self, n, seed=None, labels=None):
+        """Draw `n` images: `decode(sample_latents(n, seed, labels))`."""
+        return self.decode(self._sample_latents(n, seed, labels=labels))
+
+    def _sample_latents(self, n, seed=None, labels=None):
+        """`n` draws `(n, latent_dim)` from the prior, in float32; from the
+        mixture components `labels` where given."""
         seed = self._sample_seed(seed)
         # Two random ops need two different int seeds; a generator advances.
         seeds = (seed, seed + 1) if isinstance(seed, int) else (seed, seed)
@@ -197,46 +244,55 @@ class AdversarialAutoencoder(MultiOptimizerMixin, Autoencoder):
             return batch_random(
                 keras.random.uniform, shape, minval=-1.0, maxval=1.0, seed=seeds[0]
             )
-        k = batch_random(
-            keras.random.randint, (n,), minval=0, maxval=self.prior_components, seed=seeds[0]
-        )
+        k = labels
+        if k is None:
+            k = batch_random(
+                keras.random.randint, (n,), minval=0, maxval=self.prior_components, seed=seeds[0]
+            )
         angle = ops.cast(k, "float32") * (2.0 * math.pi / self.prior_components)
         mean = MIXTURE_RADIUS * ops.stack([ops.cos(angle), ops.sin(angle)], axis=-1)
         mean = ops.pad(mean, [[0, 0], [0, self.latent_dim - 2]])
         return mean + MIXTURE_STD * batch_random(keras.random.normal, shape, seed=seeds[1])
 
-    def discriminate(self, z, training=False):
-        """Discriminator logits `(batch, 1)` of latent vectors."""
+    def discriminate(self, z, training=False, labels=None):
+        """Discriminator logits `(batch, 1)` of latent vectors (and, for a
+        conditional model, of their `labels`; None: unlabeled)."""
         z = ops.cast(z, self.compute_dtype)
+        if self.conditional:
+            z = ops.concatenate([z, self._label_code(labels, ops.shape(z)[0])], axis=-1)
         return ops.cast(self.discriminator(z, training=training), "float32")
 
     # --------------------------------------------------------------- losses
-    def reconstruction_terms(self, x, training=False):
+    def reconstruction_terms(self, x, training=False, labels=None):
         """`loss` (= `reconstruction_loss`) and `mse` of the autoencoder."""
         return Autoencoder.compute_losses(self, x, training)
 
-    def discriminator_terms(self, x, training=False):
+    def discriminator_terms(self, x, training=False, labels=None):
         """Loss and accuracy of the discriminator: prior draws against the
-        codes of `x`."""
+        codes of `x`. A conditional model draws each prior sample from the
+        component of its image's label, and shows the label to the
+        discriminator with both."""
         x = ops.cast(x, self.compute_dtype)
+        labels = labels if self.conditional else None
         fake = ops.stop_gradient(self._encode(x, training))
-        real = self._sample_latents(ops.shape(x)[0])
-        real_logits = self.discriminate(real, training)
-        fake_logits = self.discriminate(fake, training)
+        real = self._sample_latents(ops.shape(x)[0], labels=labels)
+        real_logits = self.discriminate(real, training, labels)
+        fake_logits = self.discriminate(fake, training, labels)
         return {
             "discriminator_loss": discriminator_loss(real_logits, fake_logits),
             "discriminator_accuracy": discriminator_accuracy(real_logits, fake_logits),
         }
 
-    def generator_terms(self, x, training=False):
+    def generator_terms(self, x, training=False, labels=None):
         """Non-saturating loss of the encoder against the discriminator."""
+        labels = labels if self.conditional else None
         z = self._encode(ops.cast(x, self.compute_dtype), training)
-        return {"generator_loss": sigmoid_cross_entropy(self.discriminate(z, training), 1.0)}
+        return {"generator_loss": sigmoid_cross_entropy(self.discriminate(z, training, labels), 1.0)}
 
-    def compute_losses(self, x, training=False):
+    def compute_losses(self, x, training=False, labels=None):
         terms = self.reconstruction_terms(x, training)
-        terms.update(self.discriminator_terms(x, training))
-        terms.update(self.generator_terms(x, training))
+        terms.update(self.discriminator_terms(x, training, labels))
+        terms.update(self.generator_terms(x, training, labels))
         return terms
 
     def train_phases(self):
@@ -274,6 +330,7 @@ class AdversarialAutoencoder(MultiOptimizerMixin, Autoencoder):
                 "prior": self.prior,
                 "prior_components": self.prior_components,
                 "discriminator_units": list(self.discriminator_units),
+                "conditional": self.conditional,
             }
         )
         return config

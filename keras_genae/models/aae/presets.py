@@ -7,6 +7,7 @@ benchmarks/transfer.py --sweep-phases` (benchmarks/results/transfer_phases.md).
 
 from keras_genae.models.family import Family
 from keras_genae.models.family import Recipe
+from keras_genae.models.family import SAMPLER_METRICS
 from keras_genae.models.family import register_family
 
 AAE_FAMILY = register_family(Family(
@@ -15,7 +16,7 @@ AAE_FAMILY = register_family(Family(
     architecture="AdversarialAutoencoder",
     references=("https://arxiv.org/abs/1511.05644",),
     probes=("reconstruction", "frechet"),
-    key_metrics=("psnr", "ssim", "frechet_distance"),
+    key_metrics=("psnr", "ssim") + SAMPLER_METRICS,
     recipes=(
         Recipe(
             name="aae_mnist", architecture="AdversarialAutoencoder", dataset="mnist",

@@ -7,6 +7,7 @@ from keras import ops
 
 from keras_genae.training.phases import PhasedOptimizer
 from keras_genae.utils.portable import portable_config
+from keras_genae.utils.validation import check_class_labels
 
 
 def int_tuple(value, name):
@@ -52,6 +53,44 @@ def discriminator_loss(real_logits, fake_logits, real_target=1.0):
     return sigmoid_cross_entropy(real_logits, real_target) + sigmoid_cross_entropy(
         fake_logits, 0.0
     )
+
+
+def hinge_discriminator_loss(real_logits, fake_logits):
+    """`mean(relu(1 - D(real))) + mean(relu(1 + D(fake)))`, the hinge loss
+    of the discriminator (Lim and Ye, 2017; Miyato et al., 2018)."""
+    real = ops.cast(real_logits, "float32")
+    fake = ops.cast(fake_logits, "float32")
+    return ops.mean(ops.relu(1.0 - real)) + ops.mean(ops.relu(1.0 + fake))
+
+
+def generator_loss(fake_logits, loss="non_saturating"):
+    """The generator's loss on the logits of its fakes: `BCE(D(G(z)), 1)`
+    (`"non_saturating"`) or `-mean(D(G(z)))` (`"hinge"`)."""
+    if loss == "hinge":
+        return -ops.mean(ops.cast(fake_logits, "float32"))
+    return sigmoid_cross_entropy(fake_logits, 1.0)
+
+
+class ClassConditioning:
+    """Mixin of the adversarial models that can condition on classes: a
+    subclass has `num_classes` (0: unconditional). Training then reads the
+    batches' labels, and `sample(n, labels=...)` draws chosen classes."""
+
+    @property
+    def uses_labels(self):
+        """Whether training reads the batches' labels (`num_classes > 0`)."""
+        return self.num_classes > 0
+
+    def sampler_options(self, n, labels=None):
+        """`labels` (class-conditional models only) as int32 numpy `(n,)`
+        or None (uniform classes)."""
+        if labels is None:
+            return {"labels": None}
+        if not self.num_classes:
+            raise ValueError(
+                f"`labels` needs a class-conditional model; this {type(self).__name__} is "
+                f"unconditional. Received: labels={labels!r}")
+        return {"labels": check_class_labels(labels, n, self.num_classes)}
 
 
 class MultiOptimizerMixin:

@@ -7,6 +7,7 @@ The recipes fine-tune with the architecture's per-phase defaults
 
 from keras_genae.models.family import Family
 from keras_genae.models.family import Recipe
+from keras_genae.models.family import SAMPLER_METRICS
 from keras_genae.models.family import register_family
 from keras_genae.models.family import usage_header
 
@@ -27,7 +28,7 @@ DCGAN_FAMILY = register_family(Family(
     architecture="DCGAN",
     references=("https://arxiv.org/abs/1511.06434",),
     probes=("frechet",),
-    key_metrics=("frechet_distance",),
+    key_metrics=SAMPLER_METRICS,
     card_usage=card_usage,
     recipes=(
         Recipe(

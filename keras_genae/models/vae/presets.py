@@ -2,6 +2,7 @@
 
 from keras_genae.models.family import Family
 from keras_genae.models.family import Recipe
+from keras_genae.models.family import SAMPLER_METRICS
 from keras_genae.models.family import register_family
 from keras_genae.models.finetuning import FineTuning
 
@@ -22,8 +23,8 @@ VAE_FAMILY = register_family(Family(
     # K = 1000 decoder passes per image: hours over a test split on a CPU,
     # so it runs when asked (`tools/is_nll.py`, `genae evaluate --is-nll`).
     optional_probes=("is_nll",),
-    key_metrics=("neg_elbo", "is_nll", "bits_per_dim", "is_nll_bits_per_dim", "psnr", "ssim",
-                 "frechet_distance"),
+    key_metrics=("neg_elbo", "is_nll", "bits_per_dim", "is_nll_bits_per_dim", "psnr", "ssim")
+    + SAMPLER_METRICS,
     recipes=(
         Recipe(
             name="vae_mnist", architecture="VAE", dataset="mnist", config=dict(MNIST_CONFIG),

@@ -4,6 +4,7 @@ from keras_genae.models.family import Family
 from keras_genae.models.family import PriorStage
 from keras_genae.models.family import default_card_usage
 from keras_genae.models.family import Recipe
+from keras_genae.models.family import SAMPLER_METRICS
 from keras_genae.models.family import register_family
 from keras_genae.models.finetuning import FineTuning
 
@@ -42,7 +43,7 @@ VQVAE_FAMILY = register_family(Family(
     card_usage=card_usage,
     probes=("reconstruction", "codebook", "prior", "frechet"),
     key_metrics=("psnr", "ssim", "codebook_usage", "perplexity", "prior_bits_per_code",
-                 "bits_per_dim", "frechet_distance", "class_share_min", "class_share_max"),
+                 "bits_per_dim") + SAMPLER_METRICS,
     recipes=(
         Recipe(
             name="vqvae_mnist", architecture="VQVAE", dataset="mnist", config=dict(MNIST_CONFIG),

@@ -1,11 +1,9 @@
 """Vector-quantized variational autoencoder."""
 
 import keras
-import numpy as np
 from keras import layers
 from keras import ops
 
-from keras_genae.inference import is_concrete
 from keras_genae.layers.pixelcnn import GatedPixelCNN
 from keras_genae.layers.quantizer import VectorQuantizer
 from keras_genae.metrics import CodebookPerplexity
@@ -16,8 +14,8 @@ from keras_genae.models.backbone import backbone_config
 from keras_genae.models.base import GenerativeAutoencoder
 from keras_genae.models.base import register_architecture
 from keras_genae.models.finetuning import FineTuning
+from keras_genae.models.vqvae.prior import CodePrior
 from keras_genae.utils.validation import check_non_negative_float
-from keras_genae.utils.validation import check_positive_float
 
 #: The parts of a VQ-VAE that `autoencoder_trainable` freezes.
 AUTOENCODER_PARTS = ("encoder", "pre_quantization", "quantizer", "decoder")
@@ -27,7 +25,7 @@ FROZEN_LOG_IMAGES = 16
 
 
 @register_architecture
-class VQVAE(GenerativeAutoencoder):
+class VQVAE(CodePrior, GenerativeAutoencoder):
     """VQ-VAE: a convolutional autoencoder with a discrete latent grid.
 
     The encoder maps an image to an `(h, w, embedding_dim)` grid with
@@ -39,7 +37,8 @@ class VQVAE(GenerativeAutoencoder):
     are tracked over each epoch.
 
     With `prior`, the model also holds a `GatedPixelCNN` over its code
-    grids, and so samples (`sample(n, labels=..., temperature=...)`).
+    grids, and so samples (`sample(n, labels=..., temperature=...,
+    guidance=...)`; see `CodePrior`).
     `fit` trains the prior on the codes of each batch beside the
     autoencoder (its loss `prior_loss`, in nats per code, needs no
     gradient through the encoder), and on the batch's labels when the
@@ -171,16 +170,6 @@ class VQVAE(GenerativeAutoencoder):
 
     # ---------------------------------------------------------------- prior
     @property
-    def uses_labels(self):
-        """Whether training reads the batches' labels (a class-conditional prior)."""
-        return self.prior is not None and self.prior.num_classes > 0
-
-    @property
-    def num_classes(self):
-        """The classes the prior is conditioned on (0: unconditional or no prior)."""
-        return self.prior.num_classes if self.prior is not None else 0
-
-    @property
     def autoencoder_trainable(self):
         """Whether `fit` trains the autoencoder (encoder, codebook, decoder);
         False trains the prior alone. Defaults to `True`."""
@@ -203,46 +192,7 @@ class VQVAE(GenerativeAutoencoder):
         for part in AUTOENCODER_PARTS:
             getattr(self, part).set_weights(getattr(source, part).get_weights())
 
-    def _check_labels(self, labels, n):
-        """`labels` as int32 `(n,)` (a scalar is repeated), or None."""
-        if labels is None:
-            return None
-        if self.prior is None or not self.prior.num_classes:
-            raise ValueError(
-                f"`labels` needs a class-conditional prior; this VQ-VAE's prior is "
-                f"{'unconditional' if self.prior is not None else 'absent'}. Received: labels={labels!r}")
-        array = np.asarray(ops.convert_to_numpy(labels) if ops.is_tensor(labels) else labels)
-        if array.ndim == 0:
-            array = np.full((n,), array)
-        if array.shape != (n,) or not np.issubdtype(array.dtype, np.integer) \
-                or array.min() < 0 or array.max() >= self.prior.num_classes:
-            raise ValueError(
-                f"`labels` must be one int or {n} ints in [0, {self.prior.num_classes}). "
-                f"Received: labels of shape {array.shape} and dtype {array.dtype}")
-        return array.astype("int32")
-
-    def sampler_options(self, n, labels=None, temperature=1.0):
-        """`labels` as int32 numpy `(n,)` or None, and `temperature` as a
-        float (see `sample_latents`)."""
-        check_positive_float(temperature, "temperature")
-        return {"labels": self._check_labels(labels, n), "temperature": float(temperature)}
-
-    def class_labels(self, n, seed=None):
-        """`n` labels drawn uniformly from the classes (what `sample`
-        conditions on when given no labels), int32 `(n,)`."""
-        return keras.random.randint((n,), 0, self.prior.num_classes, seed=seed, dtype="int32")
-
-    def _sample_latents(self, n, seed=None, labels=None, temperature=1.0):
-        """Code grids `(n, h, w)` drawn from the prior, int32."""
-        seed = self._sample_seed(seed)
-        if isinstance(seed, int):  # two draws: from a generator started where a compiled call's is
-            seed = keras.random.SeedGenerator(seed)
-        if labels is None and self.prior.num_classes:
-            labels = self.class_labels(n, seed=seed)
-        return self.prior.sample_codes(n, self.latent_shape, labels=labels,
-                                       temperature=temperature, seed=seed)
-
-    def sample_latents(self, n, seed=None, labels=None, temperature=1.0):
+    def sample_latents(self, n, seed=None, labels=None, temperature=1.0, guidance=None):
         """Draw `n` code grids `(n, h, w)`, int32, from the prior.
 
         Args:
@@ -253,12 +203,17 @@ class VQVAE(GenerativeAutoencoder):
                 (class-conditional priors). None draws them uniformly.
             temperature: float > 0. Divides the prior's logits: below 1,
                 likelier and less varied samples. Defaults to `1.0`.
+            guidance: float >= 0 or None. Classifier-free guidance scale
+                of a class-conditional prior (`GatedPixelCNN.sample_codes`):
+                above 0, samples that look more like their class, at twice
+                the cost per step. None: the prior's `guidance` (the zoo
+                checkpoints' is chosen by `benchmarks/guidance.py`).
             batch_size: int or None. Grids per compiled call (256).
         """
         self._require_prior("sample_latents")
-        return self._sample_latents(n, seed, **self._options(n, labels, temperature))
+        return self._sample_latents(n, seed, **self._options(n, labels, temperature, guidance))
 
-    def sample(self, n, seed=None, labels=None, temperature=1.0):
+    def sample(self, n, seed=None, labels=None, temperature=1.0, guidance=None):
         """Draw `n` images from the prior: `decode(sample_latents(...))`.
         Arguments as for `sample_latents`.
 
@@ -266,27 +221,7 @@ class VQVAE(GenerativeAutoencoder):
         >>> images = keras_genae.load("vqvae_mnist").sample(16, labels=3, seed=0)
         """
         self._require_prior("sample")
-        return self.decode(self._sample_latents(n, seed, **self._options(n, labels, temperature)))
-
-    def _options(self, n, labels, temperature):
-        """The options as given (in a compiled call: checked already, and
-        `labels` a tensor), else checked."""
-        if labels is not None and not is_concrete(labels) and not isinstance(labels, (int, list, tuple)):
-            return {"labels": ops.cast(labels, "int32"), "temperature": float(temperature)}
-        return self.sampler_options(n, labels=labels, temperature=temperature)
-
-    def _require_prior(self, method):
-        if self.prior is None:
-            raise NotImplementedError(
-                f"This VQ-VAE has no prior, so `{method}` is not available: a VQ-VAE samples "
-                "through a prior over its codes. Build it with `prior=dict(...)` and train it, "
-                "or load a zoo VQ-VAE (they ship theirs).")
-
-    def prior_nll(self, codes, labels=None):
-        """-log p(codes | labels) per grid under the prior, in nats,
-        float32 `(batch,)`."""
-        self._require_prior("prior_nll")
-        return -self.prior.log_prob(codes, labels=labels)
+        return self.decode(self._sample_latents(n, seed, **self._options(n, labels, temperature, guidance)))
 
     def encode_continuous(self, x, training=False):
         """The encoder's continuous output `(batch, h, w, embedding_dim)`."""
