@@ -33,6 +33,7 @@ LAYER_TABLE = (
     ("keras_genae/training/*", 2),
     ("keras_genae/layers/*", 3),
     ("keras_genae/models/*", 4),
+    ("keras_genae/export/*", 4),
     ("keras_genae/hub/*", 5),
     ("keras_genae/evaluation/*", 6),
     ("keras_genae/workflow/*", 7),
@@ -44,7 +45,7 @@ FACADE = "keras_genae/__init__.py"
 FACADE_LAYER = len({layer for _, layer in LAYER_TABLE})
 LAYER_NAMES = {
     0: "errors, version, utils", 1: "data", 2: "metrics, inference, training", 3: "layers",
-    4: "models", 5: "hub", 6: "evaluation", 7: "workflow, callbacks", 8: "cli",
+    4: "models, export", 5: "hub", 6: "evaluation", 7: "workflow, callbacks", 8: "cli",
     FACADE_LAYER: "the facade keras_genae/__init__.py",
 }
 

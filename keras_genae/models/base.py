@@ -10,6 +10,7 @@ from keras_genae.metrics import psnr_tracker
 from keras_genae.models.capabilities import CAPABILITIES  # noqa: F401 (re-exported)
 from keras_genae.models.capabilities import HasPrior
 from keras_genae.models.capabilities import declare_capabilities
+from keras_genae.models.exportable import Exportable
 from keras_genae.models.finetuning import FineTuning
 from keras_genae.models.input_checks import InputChecks
 # Re-exported: other modules import the registry from here.
@@ -38,7 +39,7 @@ INFERENCE_METHODS = {
 SEED_STATE_KEY = "seed_generator_state"
 
 
-class GenerativeModel(InputChecks, keras.Model):
+class GenerativeModel(Exportable, InputChecks, keras.Model):
     """Base class of the keras_genae models.
 
     What every model shares: input validation, metric tracking, the train
@@ -49,6 +50,9 @@ class GenerativeModel(InputChecks, keras.Model):
     `build_layers` and `get_config`, and with `"sample"`, `decode` and
     `_sample_latents`. `GenerativeAutoencoder` adds an encoder; `DCGAN`
     subclasses this class directly.
+
+    Deployment: `export(path, format=...)` writes every endpoint the
+    capabilities give (`keras_genae.export`).
 
     Inference: `sample`, `sample_latents` and a subclass's `encode`,
     `decode` and `reconstruct` run compiled and batched on concrete input

@@ -13,12 +13,13 @@ from keras import ops
 
 from keras_genae.inference import inference_method
 from keras_genae.models.base import register_loadable_model
+from keras_genae.models.exportable import Exportable
 from keras_genae.utils.portable import portable_config
 from keras_genae.utils.validation import check_image_shape
 
 
 @register_loadable_model
-class FeatureClassifier(keras.Model):
+class FeatureClassifier(Exportable, keras.Model):
     """A small VGG-style convolutional classifier with a feature head.
 
     Each stage is `convs_per_stage` blocks of 3x3 conv, batch norm and ReLU,
