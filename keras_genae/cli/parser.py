@@ -13,14 +13,17 @@ from keras_genae.cli.common import positive_int
 from keras_genae.data.catalog import DATASETS
 
 PROG = "genae"
-COMMANDS = ("list", "info", "reconstruct", "sample", "interpolate", "train", "finetune", "evaluate",
-            "push")
+COMMANDS = ("list", "info", "reconstruct", "sample", "interpolate", "export", "train", "finetune",
+            "evaluate", "push")
+#: The formats `genae export` writes (`keras_genae.export.FORMATS` has them all).
+EXPORT_FORMATS = ("tf_saved_model", "onnx", "litert")
 DESCRIPTION = """\
     genae list [PATTERN]                      checkpoints, dataset, size, key metric
     genae info NAME                           the model card
     genae reconstruct NAME [--images DIR|FILES] [--n N] --out grid.png
     genae sample NAME [-n 64] [--seed S] [--label K] [--temperature T] --out grid.png
     genae interpolate NAME [--steps 10] [--method slerp] --out strip.png
+    genae export NAME --format {tf_saved_model,onnx,litert} --out DIR [--endpoints ...]
     genae train RECIPE [--data-dir D] [--out ckpt]   (or: genae train vae --dataset mnist)
     genae finetune NAME --images DIR --out DIR [--epochs N] [--val-split F]
     genae evaluate NAME [--data-dir D] [--limit N] [--probe is_nll]
@@ -99,6 +102,19 @@ def build_parser():
     p.add_argument("--rows", type=positive_int, default=1, help="number of strips (default 1)")
     p.add_argument("--method", choices=("lerp", "slerp"), default="lerp")
     p.add_argument("--prior", action="store_true", help="between two prior draws instead of two images")
+
+    p = command("export", "export for deployment: SavedModel, ONNX or LiteRT, with named endpoints")
+    p.add_argument("name")
+    p.add_argument("--format", required=True, choices=EXPORT_FORMATS,
+                   help="tf_saved_model (TensorFlow or JAX backend), onnx (any backend), "
+                        "litert (TensorFlow or PyTorch backend)")
+    p.add_argument("--out", required=True, help="directory to write (must not exist)")
+    p.add_argument("--endpoints", nargs="+", metavar="ENDPOINT",
+                   help="some of serve, reconstruct, encode, decode, sample (noise in: the draw "
+                        "happens outside the graph), classify, features (default: all the model has)")
+    p.add_argument("--batch-size", type=positive_int, default=None,
+                   help="a fixed batch axis (default: any batch size)")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
 
     p = command("train", "train a zoo recipe (or a family's default model) from scratch")
     p.add_argument("recipe", help="a zoo recipe (e.g. vae_mnist) or a family alias (e.g. vae) with --dataset")
