@@ -143,12 +143,13 @@ def test_sample_is_seeded(zoo, capsys, tmp_path):
 
 
 def test_sample_a_class_at_a_temperature(zoo, capsys, tmp_path):
-    paths = [tmp_path / f"{i}.png" for i in range(3)]
-    for path, extra in zip(paths, (["--label", 3], ["--label", 3], ["--label", 4, "--temperature", 0.5])):
+    paths = [tmp_path / f"{i}.png" for i in range(4)]
+    for path, extra in zip(paths, (["--label", 3], ["--label", 3], ["--label", 4, "--temperature", 0.5],
+                                   ["--label", 4, "--guidance", 2])):
         code, out, err = run(capsys, "sample", "tiny_vqvae", "-n", 6, "--out", path, *extra)
         assert code == 0, err
         assert "6 samples (seed 0, label" in out
-    assert "temperature 0.5" in out
+    assert "guidance 2" in out
     pixels = [np.asarray(Image.open(p)) for p in paths]
     np.testing.assert_array_equal(pixels[0], pixels[1])
 
@@ -275,6 +276,8 @@ def test_reconstruct_skips_an_unreadable_file_like_from_directory(zoo, capsys, t
         (["interpolate", "tiny_vqvae_plain", "--prior", "--out", "x.png"], "(VQVAE) cannot sample"),
         (["sample", "tiny_vae", "--label", "3", "--out", "x.png"], "takes no --label"),
         (["sample", "tiny_gan", "--temperature", "0.5", "--out", "x.png"], "takes no --temperature"),
+        (["sample", "tiny_gan", "--label", "2", "--out", "x.png"], "this DCGAN is unconditional"),
+        (["sample", "tiny_vqvae", "--guidance", "-1", "--out", "x.png"], "`guidance` must be a non-negative"),
         (["sample", "tiny_vqvae", "--label", "10", "--out", "x.png"], "--label must be one int"),
         (["sample", "tiny_vqvae", "--temperature", "0", "--out", "x.png"], "`temperature` must be a positive"),
         (["push", "/no/such/dir", "--repo-id", "me/x"], "No checkpoint directory at '/no/such/dir'"),

@@ -159,16 +159,44 @@ def markdown_table(manifest_file=None):
     return "\n".join(rows) + "\n"
 
 
-def write_readme_table(readme="README.md"):
-    """Replace the text between the zoo-table markers of the README."""
-    begin, end = "<!-- zoo-table:begin -->", "<!-- zoo-table:end -->"
-    path = Path(readme)
+def sampler_table(manifest_file=None):
+    """The README table of every checkpoint that samples: the Fréchet
+    distance of its samples (and the train-vs-test scale of its dataset's
+    classifier), their precision and recall, and their class coverage."""
+    models = manifest.get_manifest(manifest_file)
+    rows = ["| checkpoint | samples | Fréchet distance (train vs test) | precision | recall | "
+            "class shares, min - max |", "|---|---:|---:|---:|---:|---|"]
+    for name in sorted(models, key=lambda n: (models[n]["dataset"], n)):
+        m = models[name]["metrics"]
+        if "frechet_distance" not in m:
+            continue
+        scale = models.get(f"classifier_{models[name]['dataset']}", {}).get("metrics", {})
+        ref = scale.get("frechet_distance_train_test")
+        pr = [f"{m[k]:.3f}" if k in m else "-" for k in ("precision", "recall")]
+        shares = (f"{100 * m['class_share_min']:.1f}% - {100 * m['class_share_max']:.1f}%"
+                  if "class_share_min" in m else "-")
+        rows.append(f"| `{name}` | {m.get('num_samples', 0):,.0f} | {m['frechet_distance']:.2f}"
+                    f"{f' ({ref:.3g})' if ref is not None else ''} | {pr[0]} | {pr[1]} | {shares} |")
+    return "\n".join(rows) + "\n"
+
+
+def _replace_between(path, marker, body):
+    begin, end = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
     text = path.read_text()
     if begin not in text or end not in text:
-        raise ValueError(f"{readme} has no {begin} ... {end} markers.")
+        raise ValueError(f"{path} has no {begin} ... {end} markers.")
     head, rest = text.split(begin, 1)
     _, tail = rest.split(end, 1)
-    path.write_text(head + begin + "\n" + markdown_table() + end + tail)
+    path.write_text(head + begin + "\n" + body + end + tail)
+
+
+def write_readme_table(readme="README.md"):
+    """Replace the text between the README's zoo-table markers, and between
+    its sampler-table markers where it has them."""
+    path = Path(readme)
+    _replace_between(path, "zoo-table", markdown_table())
+    if "<!-- sampler-table:begin -->" in path.read_text():
+        _replace_between(path, "sampler-table", sampler_table())
 
 
 def main(argv=None):
@@ -183,7 +211,7 @@ def main(argv=None):
     pub = sub.add_parser("publish", help="ship checkpoint directories")
     pub.add_argument("dirs", nargs="+")
     pub.add_argument("--readme", default="README.md")
-    sub.add_parser("table", help="print the README table")
+    sub.add_parser("table", help="print the README tables")
     cards = sub.add_parser("cards", help="rewrite fine-tuning settings in cards and manifest")
     cards.add_argument("names", nargs="*")
     cards.add_argument("--readme", default="README.md")
@@ -194,6 +222,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command == "table":
         print(markdown_table())
+        print(sampler_table())
         return 0
     if args.command == "cards":
         for name in args.names or manifest.list_models():

@@ -21,7 +21,7 @@ DESCRIPTION = """\
     genae list [PATTERN]                      checkpoints, dataset, size, key metric
     genae info NAME                           the model card
     genae reconstruct NAME [--images DIR|FILES] [--n N] --out grid.png
-    genae sample NAME [-n 64] [--seed S] [--label K] [--temperature T] --out grid.png
+    genae sample NAME [-n 64] [--seed S] [--label K] [--temperature T] [--guidance G] --out grid.png
     genae interpolate NAME [--steps 10] [--method slerp] --out strip.png
     genae export NAME --format {tf_saved_model,onnx,litert} --out DIR [--endpoints ...]
     genae train RECIPE [--data-dir D] [--out ckpt]   (or: genae train vae --dataset mnist)
@@ -92,10 +92,14 @@ def build_parser():
     p.add_argument("-n", "--n", type=positive_int, default=64, help="number of samples (default 64)")
     p.add_argument("--cols", type=positive_int, default=None, help="images per row")
     p.add_argument("--label", type=int, default=None,
-                   help="the class to sample (models with a class-conditional prior: the zoo VQ-VAEs)")
+                   help="the class to sample (class-conditional models: the zoo VQ-VAEs, DCGANs "
+                        "and aae_mnist)")
     p.add_argument("--temperature", type=float, default=None,
                    help="divide the prior's logits by T: below 1, likelier and less varied samples "
                         "(autoregressive priors: the zoo VQ-VAEs; default 1)")
+    p.add_argument("--guidance", type=float, default=None,
+                   help="classifier-free guidance scale of a class-conditional autoregressive "
+                        "prior (the zoo VQ-VAEs; default: the prior's own, 0)")
     p = command("interpolate", "a strip of images along a latent path", [image_opts, inputs])
     p.add_argument("name")
     p.add_argument("--steps", type=positive_int, default=10, help="images per strip (default 10)")

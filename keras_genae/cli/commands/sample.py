@@ -1,6 +1,7 @@
-"""`genae sample NAME [-n 64] [--seed S] [--label K] [--temperature T] --out
-grid.png`: a grid of samples from the model's prior (of one class, and at a
-temperature, for a class-conditional autoregressive prior)."""
+"""`genae sample NAME [-n 64] [--seed S] [--label K] [--temperature T]
+[--guidance G] --out grid.png`: a grid of samples from the model's prior (of
+one class for a class-conditional model; at a temperature and a guidance
+scale for a class-conditional autoregressive prior)."""
 
 import numpy as np
 
@@ -16,16 +17,17 @@ def run(args):
         model, args.name, "sample",
         f"Try `genae reconstruct {args.name}` or `genae interpolate {args.name}`."
         if "reconstruct" in model.capabilities else "")
-    options = {k: v for k, v in (("labels", args.label), ("temperature", args.temperature))
-               if v is not None}
+    options = {k: v for k, v in (("labels", args.label), ("temperature", args.temperature),
+                                 ("guidance", args.guidance)) if v is not None}
     if options:
         try:
             model.sampler_options(1, **options)
         except TypeError:
             raise ValueError(
                 f"{args.name!r} ({type(model).__name__}) takes no "
-                f"{' or '.join('--' + k.rstrip('s') for k in options)}: only the zoo VQ-VAEs, whose "
-                "prior is autoregressive and class-conditional, do.") from None
+                f"{' or '.join('--' + k.rstrip('s') for k in options)}: --label needs a "
+                "class-conditional model (the zoo VQ-VAEs, DCGANs and aae_mnist), --temperature "
+                "and --guidance an autoregressive prior (the zoo VQ-VAEs).") from None
         except ValueError as e:
             raise ValueError(str(e).replace("`labels`", "--label")) from None
     x = np.concatenate([common.to_numpy(model.sample(min(BATCH, args.n - i), seed=args.seed + i,
