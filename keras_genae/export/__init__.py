@@ -18,6 +18,7 @@ from keras_genae.export.endpoints import SERVE
 from keras_genae.export.endpoints import model_endpoints
 from keras_genae.export.endpoints import select_endpoints
 from keras_genae.export.endpoints import serve_target
+from keras_genae.export.endpoints import skipped_endpoints
 from keras_genae.export.formats import FORMATS
 from keras_genae.export.formats import check_format
 from keras_genae.export.formats import write_graph
@@ -46,7 +47,8 @@ def export_model(model, filepath, format="tf_saved_model", endpoints=None, batch
             `"openvino"`, `"torch"` (`FORMATS`), if the active backend can
             write it. Defaults to `"tf_saved_model"`.
         endpoints: None or a list of endpoint names (`"serve"` among
-            them). None: every endpoint of the model, and `serve` in a
+            them). None: every endpoint of the model that the active backend
+            exports (the README names any it leaves out), and `serve` in a
             SavedModel.
         batch_size: int or None. A fixed batch axis for every input (the
             PyTorch backend's LiteRT export needs one); None: any size.
@@ -65,6 +67,8 @@ def export_model(model, filepath, format="tf_saved_model", endpoints=None, batch
             those the model has), an existing `filepath` without
             `overwrite`, several endpoints for a single file.
         ImportError: a package the format needs is missing.
+        NotExportableError: (a `ValueError`) a named endpoint this backend
+            cannot export, e.g. a VQ-VAE's `sample` on PyTorch.
 
     Example:
     >>> model = keras_genae.load("vqvae_mnist")
@@ -107,7 +111,8 @@ def export_model(model, filepath, format="tf_saved_model", endpoints=None, batch
             for name, endpoint in chosen.items():
                 write_graph(model, endpoint, tmp / f"{name}{spec.extension}", format,
                             verbose=bool(verbose), **kwargs)
-        write_readme(tmp, model, chosen, format, spec.extension, serve, source)
+        skipped = skipped_endpoints(model) if endpoints is None else {}
+        write_readme(tmp, model, chosen, format, spec.extension, serve, source, skipped)
     return path
 
 

@@ -23,7 +23,9 @@ import keras
 from keras import ops
 from keras.src import backend
 
+from keras_genae.export.noise import NotExportableError
 from keras_genae.export.noise import noise_sampler
+from keras_genae.export.noise import not_exportable_on
 from keras_genae.export.specs import Endpoint
 from keras_genae.export.specs import TensorInfo
 
@@ -98,7 +100,8 @@ def model_endpoints(model, batch_size=None):
             f"{'int32 code indices' if 'int' in latents.dtype else 'latents'} -> images in [0, 1]")
     if "sample" in caps:
         inputs, fn, doc = noise_sampler(model, batch_size)
-        found["sample"] = Endpoint("sample", fn, tuple(inputs), image_out, doc)
+        found["sample"] = Endpoint("sample", fn, tuple(inputs), image_out, doc,
+                                   not_on=not_exportable_on(model))
     if "classify" in caps:
         found["classify"] = Endpoint(
             "classify", lambda images: model(images, training=False), (images,),
@@ -139,15 +142,19 @@ def select_endpoints(model, names=None, batch_size=None):
 
     Returns:
         dict of name -> `Endpoint`; with `"serve"` named, also `"serve"`.
+        With `names=None`, those the active backend can export.
 
     Raises:
         ValueError: a name the model has no endpoint for (the message
             lists those it has), an empty or repeated list.
+        NotExportableError: a named endpoint the active backend cannot
+            export (the message says which can).
     """
     available = model_endpoints(model, batch_size)
     serve = serve_target(model)
-    if names is None:
-        return available
+    backend = keras.backend.backend()
+    if names is None:  # all that this backend exports (`skipped_endpoints` names the rest)
+        return {n: e for n, e in available.items() if backend not in e.not_on}
     if isinstance(names, str):
         names = [names]
     names = list(names)
@@ -158,4 +165,17 @@ def select_endpoints(model, names=None, batch_size=None):
                 f"for {type(model).__name__}" if unknown else "`endpoints` must name each endpoint once")
         raise ValueError(
             f"{what}. It has: {known} (`serve` is `{serve}`). Received: endpoints={names!r}")
-    return {n: available[serve if n == SERVE else n] for n in names}
+    chosen = {n: available[serve if n == SERVE else n] for n in names}
+    for name, endpoint in chosen.items():
+        if backend in endpoint.not_on:
+            raise NotExportableError(
+                f"The `{name}` endpoint of {type(model).__name__} cannot be exported on the "
+                f"{backend} backend: {endpoint.not_on[backend]}. Received: endpoints={names!r}")
+    return chosen
+
+
+def skipped_endpoints(model):
+    """Endpoint -> why the active backend does not export it (the default
+    export leaves it out and its README says why)."""
+    backend = keras.backend.backend()
+    return {n: e.not_on[backend] for n, e in model_endpoints(model).items() if backend in e.not_on}

@@ -19,7 +19,14 @@ its draw:
   `GatedPixelCNN.sample_codes`, which draws it with `keras.random.uniform`.
 
 `noise_sampler(model, batch_size)` returns `(inputs, fn, doc)`; a model
-class is added with `@noise_sampler.register(ModelClass)`.
+class is added with `@noise_sampler.register(ModelClass)`, and the
+backends it cannot be exported on with `@not_exportable_on.register`.
+
+On PyTorch the VQ-VAE's `sample` is not exported: Keras' `fori_loop` is a
+Python loop there, so an exporter traces `h * w` copies of the step (256
+on CIFAR-10), and `torch.onnx` cannot convert the step's ops
+(`aten::ravel`). It exports on TensorFlow (SavedModel, ONNX, LiteRT) and on
+JAX (SavedModel), where the loop is one graph op.
 """
 
 import functools
@@ -101,6 +108,22 @@ def _dcgan(model, batch_size=None):
 
     return ([noise, _labels_info(batch_size)], sample,
             f"noise ~ N(0, I) and class `labels` in [0, {classes}) -> generated images")
+
+
+@functools.singledispatch
+def not_exportable_on(model):
+    """Backend -> why `model`'s `sample` endpoint cannot be exported there."""
+    return {}
+
+
+@not_exportable_on.register(VQVAE)
+def _vqvae_backends(model):
+    h, w = (int(d) for d in model.latent_shape)
+    return {"torch": (
+        f"the PixelCNN prior draws the {h * w} codes in a loop, which the PyTorch backend runs "
+        "as Python (an exporter would trace every step) and torch.onnx cannot convert "
+        "(aten::ravel); export `sample` on the tensorflow backend (SavedModel, ONNX, LiteRT) "
+        "or the jax backend (SavedModel)")}
 
 
 @noise_sampler.register(VQVAE)

@@ -22,7 +22,7 @@ def _where(format, name, extension):
     return f"signature `{name}`" if extension is None else f"`{name}{extension}`"
 
 
-def describe(model, endpoints, format, extension, serve, source=None):
+def describe(model, endpoints, format, extension, serve, source=None, skipped=None):
     """The README text of an export: each endpoint with its inputs, output
     and file; how to run it; what is not exported."""
     title = source or type(model).__name__
@@ -43,12 +43,12 @@ def describe(model, endpoints, format, extension, serve, source=None):
         lines += ["", "Run it:", "", USAGE[format].format(
             path=".", first=first, feeds=feeds, args=", ".join(i.name for i in endpoints[first].inputs),
             kwargs=", ".join(f"{i.name}={i.name}" for i in endpoints[first].inputs))]
-    if "sample" in model.capabilities and "sample" not in endpoints:
-        lines += ["", "`sample` is not in this export (see `genae export --help`)."]
+    for name, reason in (skipped or {}).items():
+        lines += ["", f"`{name}` is not in this export: {reason}."]
     return "\n".join(lines) + "\n"
 
 
-def manifest(model, endpoints, format, extension, serve):
+def manifest(model, endpoints, format, extension, serve, skipped=None):
     """The JSON twin of the README: endpoint -> file, inputs, output."""
     def info(i):
         return {"name": i.name, "shape": list(i.shape), "dtype": i.dtype}
@@ -59,11 +59,14 @@ def manifest(model, endpoints, format, extension, serve):
         "endpoints": {name: {"file": None if extension is None else f"{name}{extension}",
                              "inputs": [info(i) for i in e.inputs], "output": info(e.output),
                              "doc": e.doc} for name, e in endpoints.items()},
+        "not_exported": dict(skipped or {}),
     }
 
 
-def write_readme(directory, model, endpoints, format, extension, serve, source=None):
-    """Write README.md and endpoints.json into `directory`."""
+def write_readme(directory, model, endpoints, format, extension, serve, source=None, skipped=None):
+    """Write README.md and endpoints.json into `directory`; `skipped`:
+    endpoint -> why it is not exported."""
     (directory / "README.md").write_text(
-        describe(model, endpoints, format, extension, serve, source), encoding="utf-8")
-    write_json(directory / "endpoints.json", manifest(model, endpoints, format, extension, serve))
+        describe(model, endpoints, format, extension, serve, source, skipped), encoding="utf-8")
+    write_json(directory / "endpoints.json",
+               manifest(model, endpoints, format, extension, serve, skipped))

@@ -32,6 +32,8 @@ class Endpoint:
         inputs: tuple of `TensorInfo`.
         output: `TensorInfo`.
         doc: str. One line for the README.
+        not_on: dict of backend -> why the endpoint cannot be exported
+            there. Defaults to `{}`.
     """
 
     name: str
@@ -39,6 +41,7 @@ class Endpoint:
     inputs: tuple
     output: TensorInfo
     doc: str
+    not_on: dict = dataclasses.field(default_factory=dict)
 
     def specs(self):
         return [info.spec() for info in self.inputs]
