@@ -167,6 +167,18 @@ def test_litert_endpoints_match_keras_every_family(family, tmp_path):
     test_litert_endpoints_match_keras(family, tmp_path)
 
 
+def assert_sample_is_the_models(model, labels=(0, 3, 7)):
+    """The `sample` endpoint, given the noise `model.sample(n, seed=s,
+    labels=...)` draws, returns its images. Returns (noise, labels, images)."""
+    h, w = model.latent_shape
+    noise = keras.random.uniform((len(labels), h, w, model.num_embeddings), 1e-6, 1 - 1e-6,
+                                 seed=keras.random.SeedGenerator(5))
+    labels = np.asarray(labels, "int32")
+    got = numpy(model_endpoints(model)["sample"].fn(noise, labels))
+    np.testing.assert_allclose(got, numpy(model.sample(len(labels), seed=5, labels=labels)), atol=1e-5)
+    return noise, labels, got
+
+
 def test_vqvae_endpoints_speak_codes_and_sample_as_the_model_does(tmp_path):
     """`encode` gives int32 code grids, `decode` takes them, and `sample`
     given the noise `model.sample(n, seed=s, labels=...)` draws returns its images."""
@@ -177,12 +189,7 @@ def test_vqvae_endpoints_speak_codes_and_sample_as_the_model_does(tmp_path):
     assert [(i.name, i.dtype) for i in endpoints["decode"].inputs] == [("codes", "int32")]
     assert [(i.name, i.shape) for i in endpoints["sample"].inputs] == [
         ("noise", (None, h, w, model.num_embeddings)), ("labels", (None,))]
-    labels = np.array([0, 3, 7, 10], "int32")  # 10: "no label"
-    noise = keras.random.uniform((4, h, w, model.num_embeddings), 1e-6, 1 - 1e-6,
-                                 seed=keras.random.SeedGenerator(5))
-    expected = numpy(model.sample(4, seed=5, labels=labels[:3].tolist() + [0]))
-    got = numpy(endpoints["sample"].fn(noise, labels))
-    np.testing.assert_allclose(got[:3], expected[:3], atol=1e-5)
+    noise, labels, got = assert_sample_is_the_models(model)
     model.export(tmp_path / "sm", endpoints=["encode", "sample"])
     import tensorflow as tf
 
@@ -240,6 +247,19 @@ def test_existing_paths_and_files_of_one_endpoint(tmp_path):
         model.export(tmp_path / "g.onnx", format="onnx", endpoints=["decode", "sample"])
 
 
+def test_a_graph_onnx_cannot_hold_is_refused(tmp_path, monkeypatch):
+    """Without `portable_ops`, tf2onnx leaves Keras' float `argmin` (a
+    bitcast) unconverted and writes the file anyway: the check refuses it."""
+    import contextlib
+
+    from keras_genae.export import formats
+
+    monkeypatch.setattr(formats, "portable_ops", contextlib.nullcontext)
+    with pytest.raises(ValueError, match=r"The `encode` endpoint did not convert to a valid ONNX graph"):
+        family_model("VQVAE").export(tmp_path / "out", format="onnx", endpoints=["encode"])
+    assert not (tmp_path / "out").exists()
+
+
 def test_format_table_names_the_backends_that_can():
     assert FORMATS["tf_saved_model"].backends == ("tensorflow", "jax")
     assert FORMATS["litert"].backends == ("tensorflow", "torch")
@@ -267,6 +287,8 @@ def test_every_shipped_checkpoint_exports_and_matches_keras(name, format, tmp_pa
     model.export(tmp_path / "out", format=format)
     diffs = assert_parity(model, tmp_path / "out", format)
     print(f"PARITY {name} {format} {json.dumps(diffs)}")
+    if format == "onnx" and isinstance(model, keras_genae.VQVAE):
+        assert_sample_is_the_models(model)
 
 
 # ---------------------------------------------------------------------- CLI

@@ -142,33 +142,13 @@ def write_saved_model(model, endpoints, path, verbose=False, **kwargs):
 
 
 def write_graph(model, endpoint, path, format, verbose=False, **kwargs):
-    """Write one endpoint as a file of `format` (not `tf_saved_model`)
-    at `path`: ONNX on TensorFlow with tf2onnx, as Keras does, from a
-    `tf.function` of the endpoint; the rest with Keras' exporter."""
+    """Write one endpoint as a file of `format` (not `tf_saved_model`) at
+    `path`, with Keras' exporter of that format, and check an ONNX file."""
+    graph = _Graph(model, endpoint.fn, name=f"{endpoint.name}_graph")
     with portable_ops():
-        if format == "onnx" and keras.backend.backend() == "tensorflow":
-            _tf_onnx(endpoint, path, **kwargs)
-        else:
-            graph = _Graph(model, endpoint.fn, name=f"{endpoint.name}_graph")
-            graph.export(str(path), format=format, verbose=verbose, input_signature=endpoint.specs(),
-                         **kwargs)
+        graph.export(str(path), format=format, verbose=verbose, input_signature=endpoint.specs(), **kwargs)
     if format == "onnx":
         _check_onnx(path, endpoint)
-
-
-def _tf_onnx(endpoint, path, opset_version=None):
-    # Keras' own path (an ExportArchive of a wrapper model) loses the
-    # kernel shapes inside a VQ-VAE sampler's loops once another endpoint
-    # of the model was traced; a plain `tf.function` keeps them.
-    import tensorflow as tf
-    import tf2onnx
-    from keras.src.export.export_utils import make_tf_tensor_spec
-    from keras.src.export.tf2onnx_lib import patch_tf2onnx
-
-    patch_tf2onnx()  # tf2onnx with numpy 2, as Keras patches it
-    signature = [make_tf_tensor_spec(spec) for spec in endpoint.specs()]
-    function = tf.function(endpoint.fn, input_signature=signature, autograph=False)
-    tf2onnx.convert.from_function(function, signature, opset=opset_version, output_path=str(path))
 
 
 def _check_onnx(path, endpoint):
