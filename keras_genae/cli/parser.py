@@ -110,8 +110,8 @@ def build_parser():
     p = command("export", "export for deployment: SavedModel, ONNX or LiteRT, with named endpoints")
     p.add_argument("name")
     p.add_argument("--format", required=True, choices=EXPORT_FORMATS,
-                   help="tf_saved_model (TensorFlow or JAX backend), onnx (any backend), "
-                        "litert (TensorFlow or PyTorch backend)")
+                   help="tf_saved_model (TensorFlow or JAX backend), onnx (every backend; JAX "
+                        "needs jax2onnx), litert (TensorFlow or PyTorch backend)")
     p.add_argument("--out", required=True, help="directory to write (must not exist)")
     p.add_argument("--endpoints", nargs="+", metavar="ENDPOINT",
                    help="some of serve, reconstruct, encode, decode, sample (noise in: the draw "
