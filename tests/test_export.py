@@ -311,6 +311,7 @@ def test_cli_export_writes_the_files_and_a_readme(checkpoint, tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, error", [
     (["--format", "onnx", "--endpoints", "encode"], r"Unknown endpoint 'encode' for DCGAN\. It has"),
+    (["--format", "onnx", "--endpoints", "sampel"], r"Did you mean 'sample'\? It has"),
     (["--format", "onnx", "--out", "EXISTING"], r"already exists"),
     (["--format", "pickle"], r"invalid choice: 'pickle'"),
 ])

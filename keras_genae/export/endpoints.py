@@ -18,6 +18,7 @@ for a classifier.
 """
 
 import dataclasses
+import difflib
 
 import keras
 from keras import ops
@@ -33,6 +34,8 @@ from keras_genae.export.specs import TensorInfo
 SERVE_BY_CAPABILITY = (("reconstruct", "reconstruct"), ("classify", "classify"), ("decode", "decode"))
 #: Keras' name of the default endpoint.
 SERVE = "serve"
+#: Every endpoint name a model may have.
+ENDPOINT_NAMES = (SERVE, "reconstruct", "encode", "decode", "sample", "classify", "features")
 
 
 def _with_batch(shape, batch_size):
@@ -163,8 +166,13 @@ def select_endpoints(model, names=None, batch_size=None):
     if unknown or not names or len(set(names)) != len(names):
         what = (f"Unknown endpoint{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
                 f"for {type(model).__name__}" if unknown else "`endpoints` must name each endpoint once")
+        # A misspelling gets the close match; a real endpoint of other models does not
+        # (a GAN's "encode" is not a typo of "decode").
+        close = [m for n in unknown if n not in ENDPOINT_NAMES
+                 for m in difflib.get_close_matches(n, known, n=1)]
+        hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
         raise ValueError(
-            f"{what}. It has: {known} (`serve` is `{serve}`). Received: endpoints={names!r}")
+            f"{what}.{hint} It has: {known} (`serve` is `{serve}`). Received: endpoints={names!r}")
     chosen = {n: available[serve if n == SERVE else n] for n in names}
     for name, endpoint in chosen.items():
         if backend in endpoint.not_on:

@@ -19,7 +19,7 @@ class TensorInfo:
 
     def describe(self):
         dims = ", ".join("n" if d is None else str(d) for d in self.shape)
-        return f"`{self.name}` ({dims}) {self.dtype}"
+        return f"`{self.name}` ({dims}{',' if len(self.shape) == 1 else ''}) {self.dtype}"
 
 
 @dataclasses.dataclass(frozen=True)
