@@ -32,9 +32,12 @@ import subprocess
 import sys
 import time
 
+# The repository, for its tools (the script's own folder is first on the path).
+sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tools.readme_tables import replace_section  # noqa: E402
+
 MODELS = ("ae_mnist", "dae_mnist", "vae_mnist", "vqvae_cifar10", "aae_mnist", "dcgan_mnist")
 BACKENDS = ("tensorflow", "jax", "torch")
-BEGIN, END = "<!-- backends-table:begin -->", "<!-- backends-table:end -->"
 
 
 def worker(name, batch_size, steps):
@@ -146,14 +149,7 @@ def main():
     with open(os.path.join(args.out, "backends.md"), "w") as f:
         f.write("# Training speed per backend\n\n" + table)
     if args.readme:
-        with open(args.readme) as f:
-            text = f.read()
-        if BEGIN not in text or END not in text:
-            raise SystemExit(f"{args.readme} has no {BEGIN} ... {END} markers")
-        head, rest = text.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        with open(args.readme, "w") as f:
-            f.write(head + BEGIN + "\n" + table + END + tail)
+        replace_section(args.readme, "backends-table", table)
     print(table)
 
 

@@ -41,31 +41,24 @@ import time
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repository
 
 import numpy as np  # noqa: E402
+
+from tools.readme_tables import replace_section  # noqa: E402
+from tools.timing import seconds_per_call as _time_once  # noqa: E402
 
 MODELS = ("ae_mnist", "dae_mnist", "vae_mnist", "vqvae_cifar10", "aae_mnist", "dcgan_mnist",
           "classifier_mnist")
 FORMATS = ("tf_saved_model", "onnx", "litert")
 RUNTIMES = ("keras", "method", "onnxruntime", "litert")
 BATCHES = (1, 64)
-BEGIN, END = "<!-- export-table:begin -->", "<!-- export-table:end -->"
 
 
 def _size(path):
     if os.path.isfile(path):
         return os.path.getsize(path)
     return sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path) for f in files)
-
-
-def _time_once(call, seconds):
-    start, calls = time.perf_counter(), 0
-    while True:
-        call()
-        calls += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return elapsed / calls
 
 
 def side_by_side(calls, seconds, rounds=3):
@@ -191,11 +184,7 @@ def main(argv=None):
         f.write(summary + "\n")
     print(summary)
     if args.readme:
-        with open(args.readme) as f:
-            text = f.read()
-        start, stop = text.index(BEGIN) + len(BEGIN), text.index(END)
-        with open(args.readme, "w") as f:
-            f.write(text[:start] + "\n" + summary + "\n" + text[stop:])
+        replace_section(args.readme, "export-table", summary)
 
 
 if __name__ == "__main__":

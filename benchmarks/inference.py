@@ -28,28 +28,21 @@ import os
 import platform
 import subprocess
 import sys
-import time
 
 import numpy as np
+
+# The repository, for its tools (the script's own folder is first on the path).
+sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tools.readme_tables import replace_section  # noqa: E402
+from tools.timing import seconds_per_call as _time_once  # noqa: E402
 
 MODELS = ("ae_mnist", "dae_mnist", "vae_mnist", "vqvae_cifar10", "aae_mnist", "dcgan_mnist")
 BACKENDS = ("tensorflow", "jax", "torch")
 BATCHES = (1, 256)
 METHODS = ("encode", "decode", "reconstruct", "sample")
-BEGIN, END = "<!-- inference-table:begin -->", "<!-- inference-table:end -->"
 
 
 # --------------------------------------------------------------- the worker
-def _time_once(call, seconds):
-    start, calls = time.perf_counter(), 0
-    while True:
-        call()
-        calls += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return elapsed / calls
-
-
 def side_by_side(call, uncompiled, seconds, rounds=3):
     """Seconds per call (direct, compiled): the best of `rounds` timings of
     each, alternating, after one warm-up call of each (traces excluded)."""
@@ -181,11 +174,7 @@ def main(argv=None):
         f.write(summary + "\n\nEvery method:\n\n" + full_table(rows) + "\n")
     print(summary)
     if args.readme:
-        with open(args.readme) as f:
-            text = f.read()
-        start, stop = text.index(BEGIN) + len(BEGIN), text.index(END)
-        with open(args.readme, "w") as f:
-            f.write(text[:start] + "\n" + summary + "\n" + text[stop:])
+        replace_section(args.readme, "inference-table", summary)
 
 
 if __name__ == "__main__":

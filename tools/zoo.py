@@ -32,6 +32,8 @@ sys.path.insert(0, str(REPO))  # run from a checkout: the package of this reposi
 from keras_genae.hub import manifest  # noqa: E402
 from keras_genae.hub import manifest_writer  # noqa: E402
 from keras_genae.hub.api import BUNDLED_CHECKPOINTS_DIR as CHECKPOINTS_DIR  # noqa: E402
+from tools.readme_tables import markers  # noqa: E402
+from tools.readme_tables import replace_section  # noqa: E402
 from keras_genae.models.family import get_family  # noqa: E402
 from keras_genae.models.family import get_recipe  # noqa: E402
 from keras_genae.utils.io import atomic_dir  # noqa: E402
@@ -180,23 +182,12 @@ def sampler_table(manifest_file=None):
     return "\n".join(rows) + "\n"
 
 
-def _replace_between(path, marker, body):
-    begin, end = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
-    text = path.read_text()
-    if begin not in text or end not in text:
-        raise ValueError(f"{path} has no {begin} ... {end} markers.")
-    head, rest = text.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    path.write_text(head + begin + "\n" + body + end + tail)
-
-
 def write_readme_table(readme="README.md"):
     """Replace the text between the README's zoo-table markers, and between
     its sampler-table markers where it has them."""
-    path = Path(readme)
-    _replace_between(path, "zoo-table", markdown_table())
-    if "<!-- sampler-table:begin -->" in path.read_text():
-        _replace_between(path, "sampler-table", sampler_table())
+    replace_section(readme, "zoo-table", markdown_table())
+    if markers("sampler-table")[0] in Path(readme).read_text():
+        replace_section(readme, "sampler-table", sampler_table())
 
 
 def main(argv=None):

@@ -19,11 +19,19 @@ class _SpectralNorm:
     itself is never overwritten, so every backend differentiates the same
     function."""
 
-    def _build_u(self):
+    def __init__(self, *args, seed=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.seed = seed
+
+    def build(self, input_shape):
+        super().build(input_shape)
         self.u = self.add_weight(
             shape=(1, self.kernel.shape[-1]),
             initializer=keras.initializers.RandomNormal(stddev=1.0, seed=self.seed),
             trainable=False, name="spectral_u", dtype="float32")
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}
 
     # Saved as plain layers save (every variable in order): `Dense` and
     # `Conv2D` save only their kernel and bias.
@@ -64,14 +72,6 @@ class SpectralConv2D(_SpectralNorm, layers.Conv2D):
     (2, 4, 4, 8)
     """
 
-    def __init__(self, *args, seed=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.seed = seed
-
-    def build(self, input_shape):
-        super().build(input_shape)
-        self._build_u()
-
     def call(self, inputs, training=False):
         out = ops.conv(inputs, self.normalized_kernel(training), strides=self.strides,
                        padding=self.padding, data_format=self.data_format,
@@ -79,9 +79,6 @@ class SpectralConv2D(_SpectralNorm, layers.Conv2D):
         if self.use_bias:
             out = out + self.bias
         return self.activation(out) if self.activation is not None else out
-
-    def get_config(self):
-        return {**super().get_config(), "seed": self.seed}
 
 
 @keras.saving.register_keras_serializable(package="keras_genae")
@@ -101,19 +98,8 @@ class SpectralDense(_SpectralNorm, layers.Dense):
     (2, 4)
     """
 
-    def __init__(self, *args, seed=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.seed = seed
-
-    def build(self, input_shape):
-        super().build(input_shape)
-        self._build_u()
-
     def call(self, inputs, training=False):
         out = ops.matmul(inputs, self.normalized_kernel(training))
         if self.use_bias:
             out = out + self.bias
         return self.activation(out) if self.activation is not None else out
-
-    def get_config(self):
-        return {**super().get_config(), "seed": self.seed}
