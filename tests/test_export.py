@@ -348,6 +348,9 @@ if backend == "jax":  # SavedModel through jax2tf, the PixelCNN's loop included
     result["VQVAE tf_saved_model"] = assert_parity(model, work / "sm", "tf_saved_model")
     with pytest.raises(ValueError, match="only on the tensorflow or torch backend, not on 'jax'"):
         model.export(work / "lite", format="litert")
+    model = family_model("VAE")  # ONNX through jax2onnx
+    model.export(work / "vae", format="onnx")
+    result["VAE onnx"] = assert_parity(model, work / "vae", "onnx")
 else:  # ONNX through torch.onnx
     model = family_model("VAE")
     model.export(work / "vae", format="onnx")
@@ -363,7 +366,8 @@ print(json.dumps(result))
 
 
 @pytest.mark.parametrize("backend, expected", [
-    ("jax", {"VQVAE tf_saved_model": ["reconstruct", "encode", "decode", "sample"]}),
+    ("jax", {"VQVAE tf_saved_model": ["reconstruct", "encode", "decode", "sample"],
+             "VAE onnx": ["reconstruct", "encode", "decode", "sample"]}),
     ("torch", {"VAE onnx": ["reconstruct", "encode", "decode", "sample"],
                "VQVAE onnx": ["reconstruct", "encode", "decode"]}),
 ])
