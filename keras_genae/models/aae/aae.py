@@ -83,7 +83,8 @@ class AdversarialAutoencoder(ClassConditioning, MultiOptimizerMixin, Autoencoder
         - [Makhzani et al., 2015](https://arxiv.org/abs/1511.05644)
 
     Example:
-    >>>     >>> aae = keras_genae.models.AdversarialAutoencoder(
+    >>> import numpy as np
+    >>> aae = keras_genae.models.AdversarialAutoencoder(
     ...     image_shape=(28, 28, 1), latent_dim=8, prior="gaussian")
     >>> aae.compile(ae_optimizer=keras.optimizers.Adam(1e-3),
     ...             d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))

@@ -175,7 +175,8 @@ class DCGAN(ClassConditioning, MultiOptimizerMixin, GenerativeModel):
         self.output_activation = output_activation
         self.label_smoothing = float(label_smoothing)
         self.discriminator_steps = discriminator_steps
-        self.loss = loss
+        # Not `self.loss`: Keras' `compile(loss=...)` writes that attribute.
+        self.gan_loss = loss
         self.spectral_norm = spectral_norm
         self.upsampling = upsampling
         self.ema_decay = float(ema_decay)
@@ -326,7 +327,7 @@ class DCGAN(ClassConditioning, MultiOptimizerMixin, GenerativeModel):
         fake = ops.stop_gradient(self._fakes(ops.shape(x)[0], labels, training))
         real_logits = self._discriminate(x, training, labels)
         fake_logits = self._discriminate(fake, training, labels)
-        if self.loss == "hinge":
+        if self.gan_loss == "hinge":
             d_loss = hinge_discriminator_loss(real_logits, fake_logits)
         else:
             d_loss = discriminator_loss(real_logits, fake_logits, 1.0 - self.label_smoothing)
@@ -343,7 +344,7 @@ class DCGAN(ClassConditioning, MultiOptimizerMixin, GenerativeModel):
         if training and self.generator_ema is not None:
             ema_update(self.generator_ema, self.generator, self.ema_decay, self.ema_updates)
         fake = self._fakes(ops.shape(x)[0], labels, training)
-        return {"generator_loss": generator_loss(self._discriminate(fake, training, labels), self.loss)}
+        return {"generator_loss": generator_loss(self._discriminate(fake, training, labels), self.gan_loss)}
 
     def compute_losses(self, x, training=False, labels=None):
         terms = self.discriminator_terms(x, training, labels)
@@ -389,7 +390,7 @@ class DCGAN(ClassConditioning, MultiOptimizerMixin, GenerativeModel):
                 "output_activation": self.output_activation,
                 "label_smoothing": self.label_smoothing,
                 "discriminator_steps": self.discriminator_steps,
-                "loss": self.loss,
+                "loss": self.gan_loss,
                 "spectral_norm": self.spectral_norm,
                 "upsampling": self.upsampling,
                 "ema_decay": self.ema_decay,

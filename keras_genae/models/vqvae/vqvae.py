@@ -206,8 +206,8 @@ class VQVAE(CodePrior, GenerativeAutoencoder):
             guidance: float >= 0 or None. Classifier-free guidance scale
                 of a class-conditional prior (`GatedPixelCNN.sample_codes`):
                 above 0, samples that look more like their class, at twice
-                the cost per step. None: the prior's `guidance` (the zoo
-                checkpoints' is chosen by `benchmarks/guidance.py`).
+                the cost per step. None: the prior's `guidance` (0 for the
+                zoo checkpoints; `benchmarks/guidance.py` measures scales).
             batch_size: int or None. Grids per compiled call (256).
         """
         self._require_prior("sample_latents")
