@@ -172,7 +172,8 @@ def main(argv=None):
               f"checkpoint, milliseconds per batch, median of 3; fastest in bold. "
               f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, keras "
               f"{keras.__version__}, TensorFlow backend; load average {load_before[0]:.1f} before and "
-              f"{load_after[0]:.1f} after the run (other jobs shared the CPUs); onnxruntime without "
+              f"{load_after[0]:.1f} after the run (1-minute averages, which count this run's own "
+              f"work); onnxruntime without "
               f"spin-waiting. Sizes: the SavedModel "
               f"directory (every endpoint) and the `serve` file of ONNX and LiteRT. Largest "
               f"difference from `predict` over the timed batches: {worst:.1e}.")
