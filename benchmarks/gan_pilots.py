@@ -26,8 +26,8 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-# This folder holds scripts named like packages (compression.py): keep it
-# off the path, and the repository on it.
+# Keep this folder (scripts, not packages) off the module path, and the
+# repository on it.
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != HERE]
 sys.path.insert(0, os.path.dirname(HERE))
 

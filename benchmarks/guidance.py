@@ -23,6 +23,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_genae  # noqa: E402
+from keras_genae.models.family import get_recipe  # noqa: E402
 
 
 def main(argv=None):
@@ -37,11 +38,12 @@ def main(argv=None):
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)
     model = keras_genae.load(args.name, compile=False)
-    classifier = keras_genae.load("classifier_" + args.name.split("_", 1)[1], compile=False)
+    dataset = get_recipe(args.name).dataset
+    classifier = keras_genae.load("classifier_" + dataset, compile=False)
     if args.reconstructions:
         from keras_genae.data import load_dataset
 
-        test = load_dataset(args.name.split("_", 1)[1], "test", batch_size=1000, shuffle=False,
+        test = load_dataset(dataset, "test", batch_size=1000, shuffle=False,
                             with_labels=True, data_dir=args.data_dir)
         x, y = (np.concatenate(parts) for parts in zip(*[(np.asarray(a), np.asarray(b)) for a, b in test]))
         pick = np.random.RandomState(0).choice(len(x), args.reconstructions, replace=False)

@@ -27,10 +27,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# This folder holds `compression.py`, which would shadow the `compression`
-# package that JAX imports (`from compression import zstd`): drop it from
-# the module path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 NAMES = ("vqvae_mnist", "vqvae_fashion_mnist", "vqvae_cifar10")
 
 

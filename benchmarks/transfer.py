@@ -30,6 +30,10 @@ For N = 64, 256 and 1024 training images it reports the held-out PSNR
 and the wall time of each run. `--sweep` fine-tunes each checkpoint at
 N = 256 at several Adam learning rates (no best-epoch selection, to see each
 rate's own effect); its table chose the recipes' `finetuning` settings.
+`--ceilings` scores, on the same held-out images, the zoo checkpoint of the
+same architecture and configuration trained on the target domain's whole
+train split (vae_fashion_mnist for vae_mnist, ...): what the architecture
+reaches with 60,000 in-domain images, a bound for both runs.
 Writes `transfer.md` and `transfer.json` (or `transfer_sweep.*`) to `--out`.
 """
 
@@ -260,6 +264,51 @@ def benchmark(names, sizes, data_dir, seed=0, picture=None):
     return rows
 
 
+def in_domain_sibling(name):
+    """The zoo checkpoint of `name`'s architecture and configuration that
+    was trained on `name`'s target domain (the full train split), or None."""
+    from keras_genae.models.family import get_recipe, list_recipes
+
+    recipe = get_recipe(name)
+    for other in map(get_recipe, list_recipes()):
+        if (other.dataset == TARGET[recipe.dataset] and other.architecture == recipe.architecture
+                and other.config == recipe.config):
+            return other.name
+    return None
+
+
+def ceilings(names, data_dir, seed=0):
+    """For each checkpoint with an in-domain sibling, the sibling's PSNR on
+    the same held-out images: what the architecture reaches when trained
+    on the whole target train split, a bound for fine-tuning and scratch."""
+    rows = []
+    for name in names:
+        sibling = in_domain_sibling(name)
+        if sibling is None:
+            continue
+        domain = TARGET[keras_genae.model_info(name)["dataset"]]
+        held_out = domain_data(domain, 1, data_dir, seed)[1]
+        psnr = reconstruction_psnr(keras_genae.load(sibling, compile=False), held_out)
+        rows.append({"checkpoint": name, "target": domain, "sibling": sibling, "psnr": round(psnr, 2)})
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def ceilings_markdown(rows, transfer_rows, header):
+    lines = [header, "", "The same architecture and configuration trained on the target domain's whole "
+             "train split (the zoo checkpoint named), on the same held-out images, beside the N = 256 "
+             "runs of transfer.md:", "",
+             "| checkpoint | tested on | in-domain checkpoint | its PSNR | N = 256 fine-tuned | "
+             "N = 256 scratch | in-domain - scratch |", "|---|---|---|---:|---:|---:|---:|"]
+    at = {(r["checkpoint"], r["n"]): r for r in transfer_rows}
+    for r in rows:
+        t = at.get((r["checkpoint"], 256))
+        cells = (f"{t['finetuned']:.2f} | {t['scratch']:.2f} | {r['psnr'] - t['scratch']:+.2f}"
+                 if t else "- | - | -")
+        lines.append(f"| `{r['checkpoint']}` | {r['target']} | `{r['sibling']}` | {r['psnr']:.2f} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
 def save_picture(before, after, held_out, path):
     """Rows of 8: held-out inputs, zero-shot reconstructions, fine-tuned ones."""
     from keras_genae.data.grids import save_grid
@@ -327,6 +376,8 @@ def main(argv=None):
                         help="the README's load-then-fit(epochs=5) recipe, default compile vs Adam(1e-3)")
     parser.add_argument("--readme", default=None,
                         help="also write the table between the transfer-table markers of this README")
+    parser.add_argument("--ceilings", action="store_true",
+                        help="the in-domain zoo checkpoint of each architecture on the held-out images")
     parser.add_argument("--report-only", action="store_true",
                         help="re-render transfer.md (and --readme) from transfer.json, without running")
     args = parser.parse_args(argv)
@@ -347,6 +398,11 @@ def main(argv=None):
         header = header.replace("`python benchmarks/transfer.py`", "`python benchmarks/transfer.py --sweep-phases`")
         header = header.replace("held-out PSNR in dB", "held-out PSNR in dB (AAE) or Frechet distance (DCGAN)")
         text, stem = phase_markdown(rows, header), "transfer_phases"
+    elif args.ceilings:
+        rows = ceilings(args.names, args.data_dir)
+        header = header.replace("`python benchmarks/transfer.py`", "`python benchmarks/transfer.py --ceilings`")
+        transfer_rows = json.loads((out / "transfer.json").read_text()) if (out / "transfer.json").exists() else []
+        text, stem = ceilings_markdown(rows, transfer_rows, header), "transfer_ceilings"
     elif args.sweep:
         rows = sweep(args.names, args.data_dir)
         text, stem = sweep_markdown(rows, header), "transfer_sweep"

@@ -197,8 +197,10 @@ class _Runner:
 
     def function(self, name, fn, static):
         # The variable count is in the key: a model that gained variables
-        # (or a JAX trace made before it did) is traced again.
-        key = (name, tuple(sorted(static.items(), key=str)), len(self.model.variables))
+        # (or a JAX trace made before it did) is traced again. PyTorch's
+        # path traces nothing, and counting costs ~45 us (a batch-1 call's 3%).
+        count = 0 if _backend() == "torch" else len(self.model.variables)
+        key = (name, tuple(sorted(static.items(), key=str)), count)
         if key not in self.functions:
             extra = [self.call_seed.state] if self.call_seed is not None else []
             self.functions[key] = _compile(self.model, self._counted(fn), static, extra)

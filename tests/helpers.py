@@ -40,6 +40,7 @@ STATEFUL_CASES = {
     "VQVAE": dict(use_ema=True, ema_decay=0.9, dead_code_threshold=0.5),
     "VQVAE-gradient": dict(use_ema=False),
     "AdversarialAutoencoder": dict(prior="mixture", conditional=True),
+    "AdversarialAutoencoder-supervised": dict(num_classes=10),
     "DCGAN": dict(),
     "DCGAN-hinge": dict(loss="hinge", spectral_norm=True, upsampling="resize", kernel_size=3,
                         num_classes=10),

@@ -1,6 +1,7 @@
 """The options of the adversarial families that make them sample well:
 the DCGAN's moving average of generator weights, hinge loss, spectral
-normalization and resize-convolutions; the conditional AAE; and the
+normalization and resize-convolutions; the conditional and supervised
+AAEs; and the
 precision and recall that measure them."""
 
 import keras
@@ -156,6 +157,49 @@ def test_conditional_aae_errors():
         tiny_aae(prior="mixture", conditional=True).sample(2, labels=[0, 10])
 
 
+# ---------------------------------------------------------- supervised AAE
+def test_supervised_aae_decodes_the_class_it_is_given(mnist):
+    x, y = mnist
+    aae = tiny_aae(num_classes=10)
+    assert aae.uses_labels and aae.num_classes == 10 and aae.latent_size == 4 + 10
+    # The discriminator sees the style code only; the decoder reads the class too.
+    assert aae.discriminator.layers[0].kernel.shape[0] == 4
+    assert "classification_loss" in aae.loss_terms
+    z = _np(aae.sample_latents(6, seed=0, labels=[0, 1, 2, 3, 4, 9]))
+    np.testing.assert_array_equal(z[:, 4:], np.eye(10, dtype="float32")[[0, 1, 2, 3, 4, 9]])
+    drawn = _np(aae.sample_latents(3000, seed=1))[:, 4:]
+    assert set(drawn.sum(axis=1)) == {1.0}
+    assert np.all(np.abs(drawn.mean(axis=0) - 0.1) < 0.03)  # uniform classes by default
+    # The tail of a code is the encoder's class probabilities.
+    probabilities = _np(aae.encode(x[:8]))[:, 4:]
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    assert probabilities.min() >= 0
+    aae.compile()
+    first = aae.fit(x, y, epochs=1, batch_size=32, verbose=0).history["classification_loss"][0]
+    h = aae.fit(x, y, epochs=4, batch_size=32, verbose=0).history
+    assert h["classification_loss"][-1] < first  # the class head learns from the labels
+    np.testing.assert_allclose(h["loss"][-1], h["reconstruction_loss"][-1] + h["classification_loss"][-1],
+                               rtol=1e-3)
+    # An unlabeled batch reconstructs through the predicted class, with no class loss.
+    unlabeled = aae.fit(x, epochs=1, batch_size=32, verbose=0).history
+    assert unlabeled["classification_loss"] == [0.0] and np.isfinite(unlabeled["loss"][0])
+    # Same style, another class: another image.
+    a = _np(aae.sample(2, seed=3, labels=[1, 1]))
+    b = _np(aae.sample(2, seed=3, labels=[7, 7]))
+    assert np.abs(a - b).mean() > 1e-3 and a.shape == (2, 28, 28, 1)
+    run_serialization_test(aae)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(num_classes=10, prior="mixture"), "`num_classes` makes a supervised AAE"),
+    (dict(num_classes=10, prior="mixture", conditional=True), "Use one of them"),
+    (dict(num_classes=-1), "`num_classes` must be"),
+])
+def test_supervised_aae_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        tiny_aae(**kwargs)
+
+
 # ------------------------------------------------------ precision and recall
 def test_precision_and_recall_tell_collapse_from_blur():
     rng = np.random.default_rng(0)
@@ -233,7 +277,8 @@ x, y = load_test_images("mnist", 64)
 out = {{}}
 for name, model in (("dcgan", tiny_gan(num_classes=10, loss="hinge", spectral_norm=True,
                                        upsampling="resize", kernel_size=3)),
-                    ("aae", tiny_aae(prior="mixture", conditional=True))):
+                    ("aae", tiny_aae(prior="mixture", conditional=True)),
+                    ("supervised_aae", tiny_aae(num_classes=10))):
     model.compile()
     h = model.fit(x, y, epochs=1, batch_size=32, verbose=0).history
     a = ops.convert_to_numpy(model.sample(4, seed=1, labels=[0, 1, 2, 3]))
@@ -257,6 +302,6 @@ def test_conditional_adversarial_models_train_with_labels_on_every_backend(backe
                           capture_output=True, text=True, timeout=600, cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-4000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    for name in ("dcgan", "aae"):
+    for name in ("dcgan", "aae", "supervised_aae"):
         assert np.isfinite(out[name]["d_loss"]) and out[name]["same"], name
         assert out[name]["shape"] == [4, 28, 28, 1] and 0 <= out[name]["lo"] <= out[name]["hi"] <= 1

@@ -7,7 +7,8 @@ its draw:
 
 - VAE, an AAE with a Gaussian or uniform prior, DCGAN: `noise` `(n,
   latent_dim)` from the prior (N(0, I); U(-1, 1) for a uniform AAE),
-  decoded. A conditional DCGAN also takes `labels` `(n,)` int32.
+  decoded. A conditional DCGAN and a supervised AAE (`num_classes`) also
+  take `labels` `(n,)` int32, decoded as one-hots beside the noise.
 - AAE with a mixture prior: `noise` `(n, latent_dim)` N(0, I) and the
   mixture `labels` `(n,)` int32: `z = mean(labels) + std * noise`.
 - VQ-VAE with a PixelCNN prior: `noise` `(n, h, w, num_embeddings)`
@@ -30,12 +31,9 @@ JAX (SavedModel), where the loop is one graph op.
 """
 
 import functools
-import math
 
 from keras import ops
 
-from keras_genae.models.aae.aae import MIXTURE_RADIUS
-from keras_genae.models.aae.aae import MIXTURE_STD
 from keras_genae.models.aae.aae import AdversarialAutoencoder
 from keras_genae.models.gan.dcgan import DCGAN
 from keras_genae.models.vae.vae import VAE
@@ -83,14 +81,14 @@ def _aae(model, batch_size=None):
     noise = _info("noise", (batch_size, model.latent_dim), "float32")
     if model.prior in ("gaussian", "uniform"):
         law = "N(0, I)" if model.prior == "gaussian" else "U(-1, 1)"
+        if model.decoder_classes:  # a supervised AAE: the decoder reads the class
+            return _class_conditional(model, noise, batch_size, f"noise ~ {law} (the style prior)",
+                                      "decoded images")
         return [noise], lambda noise: model.decode(noise), f"noise ~ {law} (the prior) -> decoded images"
     k = model.prior_components
 
     def sample(noise, labels):
-        angle = ops.cast(labels, "float32") * (2.0 * math.pi / k)
-        mean = MIXTURE_RADIUS * ops.stack([ops.cos(angle), ops.sin(angle)], axis=-1)
-        mean = ops.pad(mean, [[0, 0], [0, model.latent_dim - 2]])
-        return model.decode(mean + MIXTURE_STD * noise)
+        return model.decode(model.mixture_draws(labels, noise))
 
     return ([noise, _labels_info(batch_size)], sample,
             f"noise ~ N(0, I) and mixture components `labels` in [0, {k}) -> decoded images")
@@ -99,15 +97,21 @@ def _aae(model, batch_size=None):
 @noise_sampler.register(DCGAN)
 def _dcgan(model, batch_size=None):
     noise = _info("noise", (batch_size, model.latent_dim), "float32")
-    classes = getattr(model, "num_classes", 0)  # conditional DCGANs only
-    if not classes:
+    if not model.num_classes:
         return [noise], lambda noise: model.decode(noise), "noise ~ N(0, I) -> generated images"
+    return _class_conditional(model, noise, batch_size, "noise ~ N(0, I)", "generated images")
+
+
+def _class_conditional(model, noise, batch_size, law, result):
+    """The endpoint of a model whose decoder reads the one-hot class beside
+    the noise (a conditional DCGAN, a supervised AAE)."""
+    classes = model.num_classes
 
     def sample(noise, labels):
         return model.decode(ops.concatenate([noise, ops.one_hot(labels, classes)], axis=-1))
 
     return ([noise, _labels_info(batch_size)], sample,
-            f"noise ~ N(0, I) and class `labels` in [0, {classes}) -> generated images")
+            f"{law} and class `labels` in [0, {classes}) -> {result}")
 
 
 @functools.singledispatch

@@ -111,7 +111,7 @@ class GenerativeModel(Exportable, InputChecks, keras.Model):
         `terms[metric.source]` (default: `terms[metric.name]`)."""
         return []
 
-    def sample_latents(self, n, seed=None):
+    def sample_latents(self, n, seed=None, **options):
         """Draw `n` latents from the model's prior, float32: the one way to
         draw them. `sample(n, seed=s)` is `decode(sample_latents(n, seed=s))`.
 
@@ -121,15 +121,18 @@ class GenerativeModel(Exportable, InputChecks, keras.Model):
                 (and leaves the model's generator as it is); None draws from
                 and advances the model's `SeedGenerator`.
             batch_size: int or None. Latents per compiled call (256).
+            **options: the model's own sampler options, checked by
+                `sampler_options` (none for most models; `labels=` of a
+                class-conditional one: None draws the classes uniformly).
 
         Example:
         >>> z = model.sample_latents(16, seed=0)   # (16, latent_dim)
         >>> images = model.decode(z)
         """
         self._require_prior("sample_latents")
-        return self._sample_latents(n, seed)
+        return self._sample_latents(n, seed, **options)
 
-    def _sample_latents(self, n, seed=None):
+    def _sample_latents(self, n, seed=None, **options):
         """`sample_latents` with no checks; `n` may be a traced batch size."""
         raise NotImplementedError
 
@@ -149,15 +152,15 @@ class GenerativeModel(Exportable, InputChecks, keras.Model):
                 f"Received: {sorted(options)}")
         return {}
 
-    def sample(self, n, seed=None):
+    def sample(self, n, seed=None, **options):
         """Draw `n` float32 images in [0, 1] from the prior: the decoded
-        `sample_latents(n, seed)`.
+        `sample_latents(n, seed, **options)`.
 
         Args:
-            n, seed, batch_size: as for `sample_latents`.
+            n, seed, batch_size, **options: as for `sample_latents`.
         """
         self._require_prior("sample")
-        return self.decode(ops.cast(self._sample_latents(n, seed), self.compute_dtype))
+        return self.decode(ops.cast(self._sample_latents(n, seed, **options), self.compute_dtype))
 
     def _require_prior(self, method):
         if "sample" not in self.capabilities:

@@ -20,6 +20,7 @@ from keras_genae.models.gan.adversarial import int_tuple
 from keras_genae.models.gan.adversarial import sigmoid_cross_entropy
 from keras_genae.utils.validation import check_bool
 from keras_genae.utils.validation import check_choice
+from keras_genae.utils.validation import check_non_negative_int
 from keras_genae.utils.validation import check_positive_int
 
 # Mixture prior: component means on a circle of this radius in the plane of
@@ -52,8 +53,9 @@ class AdversarialAutoencoder(ClassConditioning, MultiOptimizerMixin, Autoencoder
     step counter would advance twice per batch. Makhzani et al. likewise
     tune the two phases' learning rates apart.
 
-    The logs hold `loss` (the reconstruction loss, the objective of
-    phase 1), `reconstruction_loss`, `mse`, `discriminator_loss`,
+    The logs hold `loss` (the objective of phase 1: the reconstruction
+    loss, plus `classification_loss` for a supervised model),
+    `reconstruction_loss`, `mse`, `psnr`, `discriminator_loss`,
     `generator_loss` and `discriminator_accuracy`. `sample_latents(n)`
     draws from the prior and `sample(n)` decodes those draws.
 
@@ -70,11 +72,24 @@ class AdversarialAutoencoder(ClassConditioning, MultiOptimizerMixin, Autoencoder
         discriminator_units: sequence of int. Hidden units of the latent
             discriminator. Defaults to `(256, 256)`.
         conditional: bool. Match the codes of each class to one component
-            of the mixture prior (Makhzani et al., section 5): training
+            of the mixture prior (Makhzani et al., "Incorporating label
+            information in the adversarial regularization"): training
             reads labels (`fit(images, labels)`), the discriminator sees
             each code with its one-hot label (an extra slot for unlabeled
             batches), and `sample(n, labels=...)` draws chosen classes.
             Needs `prior="mixture"`. Defaults to `False`.
+        num_classes: int. A supervised AAE over this many classes
+            (Makhzani et al., "Supervised adversarial autoencoders"); `0`
+            is none. The decoder reads the one-hot class beside the code,
+            so the code, matched to a Gaussian or uniform prior, holds the
+            style only. The encoder also predicts the class (a softmax head
+            trained with cross-entropy on labeled batches): a latent is
+            `(batch, latent_dim + num_classes)`, the code then the class
+            probabilities, so `encode` and `reconstruct` need no labels.
+            Training reads labels; an unlabeled batch is reconstructed
+            through the predicted class. `sample(n, labels=...)` decodes a
+            prior draw with the one-hot of each label, every class equally
+            likely by default. Defaults to `0`.
         encoder_filters, decoder_filters, num_res_blocks, use_batchnorm,
         reconstruction_loss, seed: as for `Autoencoder`.
         **kwargs: base `keras.Model` arguments.
@@ -99,13 +114,7 @@ class AdversarialAutoencoder(ClassConditioning, MultiOptimizerMixin, Autoencoder
     # against 16.11 at 1x and 14.96 at 0.1x).
     default_finetuning = FineTuning(phase_learning_rates=(
         ("ae_optimizer", 3e-4), ("d_optimizer", 6e-5), ("g_optimizer", 6e-5)))
-    loss_terms = (
-        "loss",
-        "reconstruction_loss",
-        "mse",
-        "discriminator_loss",
-        "generator_loss",
-    )
+    loss_terms = ("loss", "reconstruction_loss", "mse", "discriminator_loss", "generator_loss")
     capabilities = frozenset({"encode", "decode", "reconstruct", "sample"})
     optimizer_names = ("ae_optimizer", "d_optimizer", "g_optimizer")
 
@@ -117,9 +126,17 @@ class AdversarialAutoencoder(ClassConditioning, MultiOptimizerMixin, Autoencoder
         prior_components=10,
         discriminator_units=(256, 256),
         conditional=False,
+        num_classes=0,
         **kwargs,
     ):
         check_positive_int(latent_dim, "latent_dim")
+        check_non_negative_int(num_classes, "num_classes")
+        if num_classes and (conditional or prior == "mixture"):
+            raise ValueError(
+                "`num_classes` makes a supervised AAE (the decoder reads the class) with a "
+                "'gaussian' or 'uniform' prior over the style; `conditional=True` matches the "
+                "classes to the mixture prior instead. Use one of them. Received: "
+                f"num_classes={num_classes}, prior={prior!r}, conditional={conditional}")
         check_choice(prior, "prior", {"gaussian", "uniform", "mixture"})
         check_positive_int(prior_components, "prior_components")
         if prior == "mixture" and latent_dim < 2:
@@ -136,6 +153,9 @@ class AdversarialAutoencoder(ClassConditioning, MultiOptimizerMixin, Autoencoder
         self.prior = prior
         self.prior_components = prior_components
         self.conditional = conditional
+        self.decoder_classes = num_classes
+        if num_classes:
+            self.loss_terms = self.loss_terms + ("classification_loss",)
         self.discriminator_units = list(
             int_tuple(discriminator_units, "discriminator_units")
         )
@@ -168,12 +188,38 @@ class AdversarialAutoencoder(ClassConditioning, MultiOptimizerMixin, Autoencoder
     # ---------------------------------------------------------- the labels
     @property
     def num_classes(self):
-        """The classes matched to the mixture's components (0 unless conditional)."""
-        return self.prior_components if self.conditional else 0
+        """The classes the model conditions on: those the decoder reads (a
+        supervised model), or those matched to the mixture's components
+        (`conditional`); 0 for neither."""
+        return self.decoder_classes or (self.prior_components if self.conditional else 0)
+
+    @property
+    def latent_size(self):
+        """Size of a latent vector: the code, then (a supervised model) the
+        class probabilities."""
+        return self.latent_dim + self.decoder_classes
+
+    def latent_head_units(self):
+        return self.latent_size
+
+    def _code_and_logits(self, x, training=False):
+        """The code `(batch, latent_dim)` of images and (a supervised model)
+        the class logits `(batch, num_classes)`, else None."""
+        h = self.to_latent(self.encoder(x, training=training))
+        if not self.decoder_classes:
+            return h, None
+        return h[:, :self.latent_dim], h[:, self.latent_dim:]
+
+    def _encode(self, x, training=False):
+        code, logits = self._code_and_logits(x, training)
+        if logits is None:
+            return code
+        probabilities = ops.softmax(ops.cast(logits, "float32"), axis=-1)
+        return ops.concatenate([code, ops.cast(probabilities, code.dtype)], axis=-1)
 
     def _label_code(self, labels, n):
         """The discriminator's label input: one-hot `(n, components + 1)`,
-        the last slot for unlabeled batches (Makhzani et al., section 5)."""
+        the last slot for unlabeled batches."""
         k = self.prior_components
         index = ops.full((n,), k, dtype="int32") if labels is None else ops.cast(labels, "int32")
         return ops.one_hot(index, k + 1, dtype=self.compute_dtype)
@@ -201,43 +247,25 @@ class AdversarialAutoencoder(ClassConditioning, MultiOptimizerMixin, Autoencoder
                 `jit_compile`, `steps_per_execution`).
         """
         self.compile_optimizers(
-            {
-                "ae_optimizer": ae_optimizer,
-                "d_optimizer": d_optimizer,
-                "g_optimizer": g_optimizer,
-            },
-            optimizer=optimizer,
-            **kwargs,
-        )
+            {"ae_optimizer": ae_optimizer, "d_optimizer": d_optimizer, "g_optimizer": g_optimizer},
+            optimizer=optimizer, **kwargs)
 
     def build_extra_metrics(self):
         return [keras.metrics.Mean(name="discriminator_accuracy")]
 
     # ---------------------------------------------------------------- prior
-    def sample_latents(self, n, seed=None, labels=None):
-        """Draw `n` latents `(n, latent_dim)` from the prior, float32.
-
-        Args:
-            n: int. Number of latents.
-            seed: int or None. An int gives the same draws on every call;
-                None draws from and advances the model's `SeedGenerator`.
-            labels: None, an int or `n` ints (conditional models): the
-                mixture components, i.e. the classes, to draw from. None
-                draws them uniformly.
-            batch_size: int or None. Latents per compiled call (256).
-        """
-        return self._sample_latents(n, seed, labels=labels)
-
-    def sample(self, n, seed=None, labels=None):
-        """Draw `n` images: `decode(sample_latents(n, seed, labels))`."""
-        return self.decode(self._sample_latents(n, seed, labels=labels))
-
     def _sample_latents(self, n, seed=None, labels=None):
-        """`n` draws `(n, latent_dim)` from the prior, in float32; from the
-        mixture components `labels` where given."""
+        """`n` latents `(n, latent_size)` in float32: prior draws (from the
+        mixture components `labels` where given), then, for a supervised
+        model, the one-hot of `labels` (uniform classes where None)."""
         seed = self._sample_seed(seed)
         # Two random ops need two different int seeds; a generator advances.
         seeds = (seed, seed + 1) if isinstance(seed, int) else (seed, seed)
+        z = self._draw_codes(n, seeds, labels)
+        return self._with_class_code(z, n, labels, seeds[1]) if self.decoder_classes else z
+
+    def _draw_codes(self, n, seeds, labels=None):
+        """`n` codes `(n, latent_dim)` from the prior, in float32."""
         shape = (n, self.latent_dim)
         if self.prior == "gaussian":
             return batch_random(keras.random.normal, shape, seed=seeds[0])
@@ -245,15 +273,21 @@ class AdversarialAutoencoder(ClassConditioning, MultiOptimizerMixin, Autoencoder
             return batch_random(
                 keras.random.uniform, shape, minval=-1.0, maxval=1.0, seed=seeds[0]
             )
-        k = labels
+        k = labels if self.conditional else None
         if k is None:
             k = batch_random(
                 keras.random.randint, (n,), minval=0, maxval=self.prior_components, seed=seeds[0]
             )
-        angle = ops.cast(k, "float32") * (2.0 * math.pi / self.prior_components)
+        return self.mixture_draws(k, batch_random(keras.random.normal, shape, seed=seeds[1]))
+
+    def mixture_draws(self, components, noise):
+        """Draws of the mixture prior's `components` `(n,)` from standard
+        normal `noise` `(n, latent_dim)`: the component mean (on a circle
+        of radius 2 in the first two dimensions) plus 0.5 times the noise."""
+        angle = ops.cast(components, "float32") * (2.0 * math.pi / self.prior_components)
         mean = MIXTURE_RADIUS * ops.stack([ops.cos(angle), ops.sin(angle)], axis=-1)
         mean = ops.pad(mean, [[0, 0], [0, self.latent_dim - 2]])
-        return mean + MIXTURE_STD * batch_random(keras.random.normal, shape, seed=seeds[1])
+        return mean + MIXTURE_STD * noise
 
     def discriminate(self, z, training=False, labels=None):
         """Discriminator logits `(batch, 1)` of latent vectors (and, for a
@@ -265,8 +299,28 @@ class AdversarialAutoencoder(ClassConditioning, MultiOptimizerMixin, Autoencoder
 
     # --------------------------------------------------------------- losses
     def reconstruction_terms(self, x, training=False, labels=None):
-        """`loss` (= `reconstruction_loss`) and `mse` of the autoencoder."""
-        return Autoencoder.compute_losses(self, x, training)
+        """`loss`, `reconstruction_loss`, `mse` and `psnr` of the
+        autoencoder. A supervised model decodes each image with the one-hot
+        of its label where given (else its predicted class probabilities)
+        and adds the `classification_loss` of its class head to `loss`."""
+        if not self.decoder_classes:
+            return Autoencoder.compute_losses(self, x, training)
+        x = ops.cast(x, self.compute_dtype)
+        code, logits = self._code_and_logits(x, training)
+        logits = ops.cast(logits, "float32")
+        if labels is None:
+            classes = ops.softmax(logits, axis=-1)
+            classification = ops.zeros(())
+        else:
+            labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
+            classes = ops.one_hot(labels, self.decoder_classes)
+            classification = ops.mean(ops.sparse_categorical_crossentropy(
+                labels, logits, from_logits=True))
+        latent = ops.concatenate([code, ops.cast(classes, code.dtype)], axis=-1)
+        terms = self.reconstruction_statistics(x, self.decode_raw(latent, training))
+        terms["classification_loss"] = classification
+        terms["loss"] = terms["reconstruction_loss"] + classification
+        return terms
 
     def discriminator_terms(self, x, training=False, labels=None):
         """Loss and accuracy of the discriminator: prior draws against the
@@ -275,8 +329,9 @@ class AdversarialAutoencoder(ClassConditioning, MultiOptimizerMixin, Autoencoder
         discriminator with both."""
         x = ops.cast(x, self.compute_dtype)
         labels = labels if self.conditional else None
-        fake = ops.stop_gradient(self._encode(x, training))
-        real = self._sample_latents(ops.shape(x)[0], labels=labels)
+        fake = ops.stop_gradient(self._code_and_logits(x, training)[0])
+        seed = self._sample_seed(None)
+        real = self._draw_codes(ops.shape(x)[0], (seed, seed), labels)
         real_logits = self.discriminate(real, training, labels)
         fake_logits = self.discriminate(fake, training, labels)
         return {
@@ -287,11 +342,11 @@ class AdversarialAutoencoder(ClassConditioning, MultiOptimizerMixin, Autoencoder
     def generator_terms(self, x, training=False, labels=None):
         """Non-saturating loss of the encoder against the discriminator."""
         labels = labels if self.conditional else None
-        z = self._encode(ops.cast(x, self.compute_dtype), training)
+        z = self._code_and_logits(ops.cast(x, self.compute_dtype), training)[0]
         return {"generator_loss": sigmoid_cross_entropy(self.discriminate(z, training, labels), 1.0)}
 
     def compute_losses(self, x, training=False, labels=None):
-        terms = self.reconstruction_terms(x, training)
+        terms = self.reconstruction_terms(x, training, labels)
         terms.update(self.discriminator_terms(x, training, labels))
         terms.update(self.generator_terms(x, training, labels))
         return terms
@@ -332,6 +387,7 @@ class AdversarialAutoencoder(ClassConditioning, MultiOptimizerMixin, Autoencoder
                 "prior_components": self.prior_components,
                 "discriminator_units": list(self.discriminator_units),
                 "conditional": self.conditional,
+                "num_classes": self.decoder_classes,
             }
         )
         return config

@@ -108,7 +108,11 @@ class Autoencoder(GenerativeAutoencoder):
     def compute_losses(self, x, training=False):
         x = ops.cast(x, self.compute_dtype)
         x_in = self.corrupt(x) if training else x
-        logits = self.decode_raw(self._encode(x_in, training), training)
+        return self.reconstruction_statistics(x, self.decode_raw(self._encode(x_in, training), training))
+
+    def reconstruction_statistics(self, x, logits):
+        """`loss` (= `reconstruction_loss`), `mse` and `psnr` of the
+        decoder's raw output `logits` against the images `x`."""
         target = ops.cast(x, "float32")
         rec = reconstruction_error(target, logits, self.reconstruction_loss)
         images = self.images_from_output(logits)

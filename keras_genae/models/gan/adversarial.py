@@ -5,6 +5,7 @@ support for a model trained with several optimizers."""
 import keras
 from keras import ops
 
+from keras_genae.training.distribution import batch_random
 from keras_genae.training.phases import PhasedOptimizer
 from keras_genae.utils.portable import portable_config
 from keras_genae.utils.validation import check_class_labels
@@ -74,7 +75,18 @@ def generator_loss(fake_logits, loss="non_saturating"):
 class ClassConditioning:
     """Mixin of the adversarial models that can condition on classes: a
     subclass has `num_classes` (0: unconditional). Training then reads the
-    batches' labels, and `sample(n, labels=...)` draws chosen classes."""
+    batches' labels, and `sample(n, labels=...)` and
+    `sample_latents(n, labels=...)` draw chosen classes: `labels` is an
+    int or `n` ints in `[0, num_classes)`; None draws them uniformly."""
+
+    def _with_class_code(self, z, n, labels, seed):
+        """The latent of a model whose generator reads the class: `z`, then
+        the one-hot of `labels` (drawn uniformly with `seed` where None)."""
+        if labels is None:
+            labels = batch_random(keras.random.randint, (n,), minval=0,
+                                  maxval=self.num_classes, seed=seed)
+        code = ops.one_hot(ops.cast(labels, "int32"), self.num_classes, dtype=z.dtype)
+        return ops.concatenate([z, code], axis=-1)
 
     @property
     def uses_labels(self):

@@ -283,36 +283,13 @@ class DCGAN(ClassConditioning, MultiOptimizerMixin, GenerativeModel):
                                           training), "float32")
 
     # ---------------------------------------------------------------- prior
-    def sample_latents(self, n, seed=None, labels=None):
-        """Draw `n` latents `(n, latent_size)`: N(0, I) noise, then (for a
-        conditional model) the one-hot of `labels`.
-
-        Args:
-            n: int. Number of latents.
-            seed: int or None. An int gives the same draws on every call;
-                None draws from and advances the model's `SeedGenerator`.
-            labels: None, an int or `n` ints (conditional models): the
-                classes to draw. None draws them uniformly.
-            batch_size: int or None. Latents per compiled call (256).
-        """
-        return self._sample_latents(n, seed, labels=labels)
-
-    def sample(self, n, seed=None, labels=None):
-        """Draw `n` images: `decode(sample_latents(n, seed, labels))`."""
-        return self.decode(self._sample_latents(n, seed, labels=labels))
-
     def _sample_latents(self, n, seed=None, labels=None):
         """`n` latents: N(0, I) noise and, for a conditional model, the
         one-hot of `labels` (drawn uniformly where None)."""
         seed = self._sample_seed(seed)
         seeds = (seed, seed + 1) if isinstance(seed, int) else (seed, seed)
         z = batch_random(keras.random.normal, (n, self.latent_dim), seed=seeds[0])
-        if not self.num_classes:
-            return z
-        if labels is None:
-            labels = batch_random(keras.random.randint, (n,), minval=0, maxval=self.num_classes,
-                                  seed=seeds[1])
-        return ops.concatenate([z, ops.one_hot(ops.cast(labels, "int32"), self.num_classes)], axis=-1)
+        return self._with_class_code(z, n, labels, seeds[1]) if self.num_classes else z
 
     # --------------------------------------------------------------- losses
     def _fakes(self, n, labels, training):

@@ -1,7 +1,7 @@
 """Compression: a VQ-VAE as an image codec, against JPEG and WebP.
 
 Usage:
-    python benchmarks/compression.py --data-dir ../shared/data [--names vqvae_cifar10] [--images 1000]
+    python benchmarks/rate_distortion.py --data-dir ../shared/data [--names vqvae_cifar10] [--images 1000]
 
 A VQ-VAE stores an image as its code grid; the decoder turns the grid back
 into the image. The rate of a grid is
@@ -35,10 +35,6 @@ from pathlib import Path
 
 import numpy as np
 
-# This folder holds `compression.py`, which would shadow the `compression`
-# package that JAX imports (`from compression import zstd`): drop it from
-# the module path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -137,7 +133,7 @@ def main(argv=None):
 
     lines = [
         f"PSNR (dB) at the same bits per image, on {len(x)} CIFAR-10 test images "
-        f"(`python benchmarks/compression.py`).", "",
+        f"(`python benchmarks/rate_distortion.py`).", "",
         "| model | rate | bits/image | bits/pixel | VQ-VAE | JPEG | WebP |", "|---|---|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
