@@ -7,8 +7,10 @@ PyTorch backend does not import TensorFlow.
 
 The model classes register with Keras' serialization when
 `keras_genae.models` is imported: at `import keras_genae` if Keras is
-already imported, else as soon as Keras is (`_RegisterWithKeras`). So
-`keras.saving.load_model(checkpoint_dir)` works once `keras_genae` is
+already imported, else as soon as Keras is (`_RegisterWithKeras`), or, if
+a module of this package imported Keras partway through its own import
+(`import keras_genae.layers` first), at the next import once it is done.
+So `keras.saving.load_model(checkpoint_dir)` works once `keras_genae` is
 imported, whatever the order of the imports.
 """
 
@@ -63,6 +65,35 @@ def __dir__():
     return sorted(set(globals()) | set(_LAZY))
 
 
+def _importing_keras_genae():
+    """Whether a module of this package is partway through its import."""
+    return any(getattr(getattr(module, "__spec__", None), "_initializing", False)
+               for name, module in list(sys.modules.items())
+               if name.startswith("keras_genae.") and module is not None)
+
+
+def _register_models():
+    """Import `keras_genae.models`, which registers the model classes; if
+    a module of this package is mid-import (it imported Keras, e.g.
+    `import keras_genae.layers` first), wait until it is done: the models
+    import it too."""
+    if _importing_keras_genae():
+        sys.meta_path.insert(0, _RegisterWhenImported())
+    else:
+        importlib.import_module("keras_genae.models")
+
+
+class _RegisterWhenImported(importlib.abc.MetaPathFinder):
+    """Registers the models at the first import after this package's
+    modules finished importing (finds nothing itself)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if not _importing_keras_genae():
+            sys.meta_path.remove(self)
+            importlib.import_module("keras_genae.models")
+        return None
+
+
 class _RegisterWithKeras(importlib.abc.MetaPathFinder):
     """Import `keras_genae.models` (which registers the model classes)
     right after Keras itself is first imported."""
@@ -78,7 +109,7 @@ class _RegisterWithKeras(importlib.abc.MetaPathFinder):
 
         def exec_module(module):
             run(module)
-            importlib.import_module("keras_genae.models")
+            _register_models()
 
         spec.loader.exec_module = exec_module
         return spec

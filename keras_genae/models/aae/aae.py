@@ -86,6 +86,9 @@ class AdversarialAutoencoder(ClassConditioning, MultiOptimizerMixin, Autoencoder
             trained with cross-entropy on labeled batches): a latent is
             `(batch, latent_dim + num_classes)`, the code then the class
             probabilities, so `encode` and `reconstruct` need no labels.
+            The discriminator sees the code only (showing it the label too,
+            to match every class's codes to the prior, gave blurrier
+            samples: benchmarks/results/gan_pilots.md).
             Training reads labels; an unlabeled batch is reconstructed
             through the predicted class. `sample(n, labels=...)` decodes a
             prior draw with the one-hot of each label, every class equally
