@@ -100,7 +100,7 @@ def vq_rates(model, x, batch=250):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default=os.environ.get("KERAS_GENAE_DATA"))
-    parser.add_argument("--names", nargs="+", default=["vqvae_cifar10"])
+    parser.add_argument("--names", nargs="+", default=["vqvae_cifar10", "vqvae_cifar10_8x8"])
     parser.add_argument("--images", type=int, default=1000)
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args(argv)
