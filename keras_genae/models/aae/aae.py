@@ -276,7 +276,7 @@ class AdversarialAutoencoder(ClassConditioning, MultiOptimizerMixin, Autoencoder
             return batch_random(
                 keras.random.uniform, shape, minval=-1.0, maxval=1.0, seed=seeds[0]
             )
-        k = labels if self.conditional else None
+        k = labels
         if k is None:
             k = batch_random(
                 keras.random.randint, (n,), minval=0, maxval=self.prior_components, seed=seeds[0]
