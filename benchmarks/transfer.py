@@ -30,7 +30,8 @@ For N = 64, 256 and 1024 training images it reports the held-out PSNR
 and the wall time of each run. `--sweep` fine-tunes each checkpoint at
 N = 256 at several Adam learning rates (no best-epoch selection, to see each
 rate's own effect); its table chose the recipes' `finetuning` settings.
-`--ceilings` scores, on the same held-out images, the zoo checkpoint of the
+`--steps 300 1200` compares fine-tuned and scratch at N = 256 for each run
+length (transfer_steps.*). `--ceilings` scores, on the same held-out images, the zoo checkpoint of the
 same architecture and configuration trained on the target domain's whole
 train split (vae_fashion_mnist for vae_mnist, ...): what the architecture
 reaches with 60,000 in-domain images, a bound for both runs.
@@ -118,10 +119,10 @@ def domain_data(domain, max_train, data_dir, seed=0):
 
 
 # ------------------------------------------------------------------ runs
-def run_finetuned(name, train, held_out, seed=0):
+def run_finetuned(name, train, held_out, seed=0, steps=None):
     model = keras_genae.load(name)
     start = time.perf_counter()
-    report = finetune(model, train, seed=seed)
+    report = finetune(model, train, seed=seed, steps=steps)
     seconds = time.perf_counter() - start
     return model, report, {"psnr": reconstruction_psnr(model, held_out), "seconds": seconds,
                            "epochs": report.epochs, "steps": report.steps,
@@ -264,6 +265,35 @@ def benchmark(names, sizes, data_dir, seed=0, picture=None):
     return rows
 
 
+def steps_study(names, data_dir, steps_list, n=256, seed=0):
+    """Fine-tuned vs scratch at N = `n` for several run lengths: does a
+    longer default run widen the gap over scratch?"""
+    rows = []
+    for name in names:
+        train, held_out = domain_data(TARGET[keras_genae.model_info(name)["dataset"]], n, data_dir, seed)
+        for steps in steps_list:
+            _, report, ft = run_finetuned(name, train, held_out, seed, steps=steps)
+            sc = run_scratch(name, train, held_out, report.epochs, seed)
+            rows.append({"checkpoint": name, "target": TARGET[keras_genae.model_info(name)["dataset"]],
+                         "n": n, "steps": ft["steps"], "finetuned": round(ft["psnr"], 2),
+                         "scratch": round(sc["psnr"], 2), "best_epoch": ft["best_epoch"],
+                         "epochs": ft["epochs"], "finetuned_seconds": round(ft["seconds"], 1),
+                         "scratch_seconds": round(sc["seconds"], 1)})
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def steps_markdown(rows, header):
+    lines = [header, "", "Fine-tuned (the checkpoint's settings, best validation epoch kept) and from "
+             "scratch for the same number of steps, at several run lengths:", "",
+             "| checkpoint | tested on | N | steps | fine-tuned | from scratch | fine-tuned - scratch | "
+             "best epoch / epochs |", "|---|---|---:|---:|---:|---:|---:|---|"]
+    lines += [f"| `{r['checkpoint']}` | {r['target']} | {r['n']} | {r['steps']} | {r['finetuned']:.2f} | "
+              f"{r['scratch']:.2f} | {r['finetuned'] - r['scratch']:+.2f} | {r['best_epoch']} / {r['epochs']} |"
+              for r in rows]
+    return "\n".join(lines) + "\n"
+
+
 def in_domain_sibling(name):
     """The zoo checkpoint of `name`'s architecture and configuration that
     was trained on `name`'s target domain (the full train split), or None."""
@@ -378,6 +408,8 @@ def main(argv=None):
                         help="also write the table between the transfer-table markers of this README")
     parser.add_argument("--ceilings", action="store_true",
                         help="the in-domain zoo checkpoint of each architecture on the held-out images")
+    parser.add_argument("--steps", type=int, nargs="*", default=None, metavar="STEPS",
+                        help="fine-tuned vs scratch at N=256 for these run lengths (transfer_steps.*)")
     parser.add_argument("--report-only", action="store_true",
                         help="re-render transfer.md (and --readme) from transfer.json, without running")
     args = parser.parse_args(argv)
@@ -403,6 +435,11 @@ def main(argv=None):
         header = header.replace("`python benchmarks/transfer.py`", "`python benchmarks/transfer.py --ceilings`")
         transfer_rows = json.loads((out / "transfer.json").read_text()) if (out / "transfer.json").exists() else []
         text, stem = ceilings_markdown(rows, transfer_rows, header), "transfer_ceilings"
+    elif args.steps:
+        rows = steps_study(args.names, args.data_dir, args.steps)
+        header = header.replace("`python benchmarks/transfer.py`",
+                                f"`python benchmarks/transfer.py --steps {' '.join(map(str, args.steps))}`")
+        text, stem = steps_markdown(rows, header), "transfer_steps"
     elif args.sweep:
         rows = sweep(args.names, args.data_dir)
         text, stem = sweep_markdown(rows, header), "transfer_sweep"
