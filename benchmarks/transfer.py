@@ -31,8 +31,8 @@ and the wall time of each run. `--sweep` fine-tunes each checkpoint at
 N = 256 at several Adam learning rates (no best-epoch selection, to see each
 rate's own effect); its table chose the recipes' `finetuning` settings.
 `--steps 300 1200` compares fine-tuned and scratch at N = 256 for each run
-length (transfer_steps.*). `--ceilings` scores, on the same held-out images, the zoo checkpoint of the
-same architecture and configuration trained on the target domain's whole
+length (transfer_steps.*). `--ceilings` scores, on the same held-out
+images, the zoo checkpoint of the same architecture and configuration trained on the target domain's whole
 train split (vae_fashion_mnist for vae_mnist, ...): what the architecture
 reaches with 60,000 in-domain images, a bound for both runs.
 Writes `transfer.md` and `transfer.json` (or `transfer_sweep.*`) to `--out`.
@@ -270,11 +270,12 @@ def steps_study(names, data_dir, steps_list, n=256, seed=0):
     longer default run widen the gap over scratch?"""
     rows = []
     for name in names:
-        train, held_out = domain_data(TARGET[keras_genae.model_info(name)["dataset"]], n, data_dir, seed)
+        target = TARGET[keras_genae.model_info(name)["dataset"]]
+        train, held_out = domain_data(target, n, data_dir, seed)
         for steps in steps_list:
             _, report, ft = run_finetuned(name, train, held_out, seed, steps=steps)
             sc = run_scratch(name, train, held_out, report.epochs, seed)
-            rows.append({"checkpoint": name, "target": TARGET[keras_genae.model_info(name)["dataset"]],
+            rows.append({"checkpoint": name, "target": target,
                          "n": n, "steps": ft["steps"], "finetuned": round(ft["psnr"], 2),
                          "scratch": round(sc["psnr"], 2), "best_epoch": ft["best_epoch"],
                          "epochs": ft["epochs"], "finetuned_seconds": round(ft["seconds"], 1),
@@ -438,7 +439,8 @@ def main(argv=None):
     elif args.steps:
         rows = steps_study(args.names, args.data_dir, args.steps)
         header = header.replace("`python benchmarks/transfer.py`",
-                                f"`python benchmarks/transfer.py --steps {' '.join(map(str, args.steps))}`")
+                                f"`python benchmarks/transfer.py --names {' '.join(args.names)} "
+                                f"--steps {' '.join(map(str, args.steps))}`")
         text, stem = steps_markdown(rows, header), "transfer_steps"
     elif args.sweep:
         rows = sweep(args.names, args.data_dir)
