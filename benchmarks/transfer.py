@@ -32,9 +32,10 @@ N = 256 at several Adam learning rates (no best-epoch selection, to see each
 rate's own effect); its table chose the recipes' `finetuning` settings.
 `--steps 300 1200` compares fine-tuned and scratch at N = 256 for each run
 length (transfer_steps.*). `--ceilings` scores, on the same held-out
-images, the zoo checkpoint of the same architecture and configuration trained on the target domain's whole
-train split (vae_fashion_mnist for vae_mnist, ...): what the architecture
-reaches with 60,000 in-domain images, a bound for both runs.
+images, the zoo checkpoint of the same architecture and configuration
+trained on the target domain's whole train split (vae_fashion_mnist for
+vae_mnist, ...): what the architecture reaches with 60,000 in-domain
+images, a bound for both runs.
 Writes `transfer.md` and `transfer.json` (or `transfer_sweep.*`) to `--out`.
 """
 
