@@ -139,6 +139,17 @@ def run_scratch(name, train, held_out, epochs, seed=0):
             "epochs": report.epochs, "steps": report.steps, "best_epoch": report.best_epoch}
 
 
+def finetuned_vs_scratch(name, train, held_out, seed=0, steps=None):
+    """Fine-tune `name` on `train` with its defaults (`steps` overrides the
+    run length), then train it from scratch for as many epochs. Returns the
+    fine-tuned model and the row fields both tables share."""
+    model, report, ft = run_finetuned(name, train, held_out, seed, steps=steps)
+    sc = run_scratch(name, train, held_out, report.epochs, seed)
+    return model, {"finetuned": round(ft["psnr"], 2), "scratch": round(sc["psnr"], 2),
+                   "finetuned_seconds": round(ft["seconds"], 1), "scratch_seconds": round(sc["seconds"], 1),
+                   "steps": ft["steps"], "best_epoch": ft["best_epoch"], "epochs": ft["epochs"]}
+
+
 def sweep(names, data_dir, n=256, rates=SWEEP_RATES, seed=0):
     rows = []
     for name in names:
@@ -249,12 +260,8 @@ def benchmark(names, sizes, data_dir, seed=0, picture=None):
         zero_model = keras_genae.load(name, compile=False)
         zero = reconstruction_psnr(zero_model, held_out)
         for n in sizes:
-            model, report, ft = run_finetuned(name, pool[:n], held_out, seed)
-            sc = run_scratch(name, pool[:n], held_out, report.epochs, seed)
-            row = {"checkpoint": name, "target": domain, "n": n, "zero_shot": round(zero, 2),
-                   "finetuned": round(ft["psnr"], 2), "scratch": round(sc["psnr"], 2),
-                   "finetuned_seconds": round(ft["seconds"], 1), "scratch_seconds": round(sc["seconds"], 1),
-                   "steps": ft["steps"], "best_epoch": ft["best_epoch"], "epochs": ft["epochs"],
+            model, pair = finetuned_vs_scratch(name, pool[:n], held_out, seed)
+            row = {"checkpoint": name, "target": domain, "n": n, "zero_shot": round(zero, 2), **pair,
                    "settings": model.finetuning.describe()}
             if isinstance(model, keras_genae.VQVAE):
                 row["codebook_usage"], row["perplexity"] = codebook_stats(model, held_out)
@@ -274,13 +281,8 @@ def steps_study(names, data_dir, steps_list, n=256, seed=0):
         target = TARGET[keras_genae.model_info(name)["dataset"]]
         train, held_out = domain_data(target, n, data_dir, seed)
         for steps in steps_list:
-            _, report, ft = run_finetuned(name, train, held_out, seed, steps=steps)
-            sc = run_scratch(name, train, held_out, report.epochs, seed)
-            rows.append({"checkpoint": name, "target": target,
-                         "n": n, "steps": ft["steps"], "finetuned": round(ft["psnr"], 2),
-                         "scratch": round(sc["psnr"], 2), "best_epoch": ft["best_epoch"],
-                         "epochs": ft["epochs"], "finetuned_seconds": round(ft["seconds"], 1),
-                         "scratch_seconds": round(sc["seconds"], 1)})
+            _, pair = finetuned_vs_scratch(name, train, held_out, seed, steps=steps)
+            rows.append({"checkpoint": name, "target": target, "n": n, **pair})
             print(json.dumps(rows[-1]), flush=True)
     return rows
 
