@@ -55,8 +55,13 @@ EPOCH_RTOL = 1e-4
 # one step, but a few of its weights only to 1e-4 (measured: 3.6e-5 at
 # most), and after the 9 steps of an epoch, where those flips compound, its
 # logs to 3e-2 (measured up to 1.2e-2 between runs on a loaded machine; a
-# backend computing another loss would be off by far more).
-EPOCH_TOLERANCES = {"DCGAN-hinge": 3e-2}
+# backend computing another loss would be off by far more). Its generator
+# loss, -mean(D(G(z))), sits near zero (-0.036 after the epoch), where a
+# relative bound means nothing: a CI run measured -0.0383 against -0.0365.
+# So its terms also pass within 1e-2 absolute, on terms of order 0.1-2; the
+# non-saturating loss instead (about 0.7) or D's sign flipped (+0.036)
+# would still fail.
+EPOCH_TOLERANCES = {"DCGAN-hinge": (3e-2, 1e-2)}
 WEIGHT_ATOLS = {"DCGAN-hinge": 1e-4}
 
 
@@ -120,10 +125,10 @@ def _weights(work, backend, name, kind="step"):
         return [f[k] for k in sorted(f.files, key=lambda k: int(k.split("_")[1]))]
 
 
-def _assert_terms_close(expected, got, rtol, what):
+def _assert_terms_close(expected, got, rtol, what, atol=1e-6):
     assert set(expected) == set(got), what
     for key, value in expected.items():
-        assert got[key] == pytest.approx(value, rel=rtol, abs=1e-6), (what, key, value, got[key])
+        assert got[key] == pytest.approx(value, rel=rtol, abs=atol), (what, key, value, got[key])
 
 
 def _assert_weights_close(expected, got, what, atol=WEIGHT_ATOL):
@@ -149,8 +154,8 @@ def test_one_train_step_is_the_same_on_every_backend(runs, name, backend):
 def test_one_epoch_on_mnist_gives_the_same_logs(runs, name, backend):
     reference = runs("tensorflow", "train", name)
     result = runs(backend, "train", name)
-    rtol = EPOCH_TOLERANCES.get(name, EPOCH_RTOL)
-    _assert_terms_close(reference["epoch"], result["epoch"], rtol, f"{name} on {backend}")
+    rtol, atol = EPOCH_TOLERANCES.get(name, (EPOCH_RTOL, 1e-6))
+    _assert_terms_close(reference["epoch"], result["epoch"], rtol, f"{name} on {backend}", atol)
     assert result["iterations"] == reference["iterations"] == 9
 
 
