@@ -343,8 +343,10 @@ def inference_method(fn=None, *, check=None):
             if not _is_count(n) or not (seed is None or _is_count(seed, 0)):
                 return fn(self, *args, **kwargs)  # let the method raise or handle it
             # The method's own options (a VQ-VAE's labels and temperature),
-            # checked and normalized by the model before anything is traced.
-            options = self.sampler_options(int(n), **call) if call else {}
+            # checked and normalized by the model before anything is traced;
+            # also when none is given, so that a default the model reads
+            # from its attributes (an AAE's temperature) keys the trace.
+            options = self.sampler_options(int(n), **call)
             return _run_sample(self, name, _sample_body(fn), int(n), seed, batch_size, options)
         if len(args) != 1 or set(kwargs) - {"training"}:
             return fn(self, *args, **kwargs)

@@ -1,8 +1,8 @@
 """The options of the adversarial families that make them sample well:
 the DCGAN's moving average of generator weights, hinge loss, spectral
 normalization and resize-convolutions; the conditional and supervised
-AAEs; and the
-precision and recall that measure them."""
+AAEs and the AAE's sampling temperature; and the precision and recall
+that measure them."""
 
 import keras
 import numpy as np
@@ -11,8 +11,10 @@ import pytest
 import keras_genae
 from keras_genae.evaluation.precision_recall import knn_radii
 from keras_genae.evaluation.precision_recall import precision_recall
+from keras_genae.export.noise import noise_sampler
 from keras_genae.layers import SpectralConv2D
 from keras_genae.layers import SpectralDense
+from keras_genae.models.aae.aae import MIXTURE_STD
 from keras_genae.models.gan.networks import ema_update
 from tests.helpers import load_test_images
 from tests.helpers import run_serialization_test
@@ -200,6 +202,46 @@ def test_supervised_aae_errors(kwargs, message):
         tiny_aae(**kwargs)
 
 
+# ------------------------------------------------------- AAE temperature
+@pytest.mark.parametrize("kwargs", [dict(), dict(prior="uniform"), dict(num_classes=10),
+                                    dict(prior="mixture", conditional=True)])
+def test_aae_temperature_scales_the_prior_noise(kwargs):
+    aae = tiny_aae(**kwargs)
+    labels = [0, 3, 5, 9] if aae.num_classes else None
+    full = _np(aae.sample_latents(4, seed=2, labels=labels))
+    half = _np(aae.sample_latents(4, seed=2, labels=labels, temperature=0.5))
+    # The mixture's component means stay where they are; the spread halves.
+    mean = _np(aae.prior_draws(np.zeros((4, 4), "float32"), components=np.array(labels))) \
+        if aae.conditional else 0.0
+    np.testing.assert_allclose(half[:, :4] - mean, 0.5 * (full[:, :4] - mean), atol=1e-6)
+    np.testing.assert_array_equal(half[:, 4:], full[:, 4:])  # a supervised model's one-hot
+    # The model's own temperature is what `sample` uses when given none.
+    cold = tiny_aae(temperature=0.5, **kwargs)
+    assert cold.get_config()["temperature"] == 0.5
+    np.testing.assert_array_equal(_np(cold.sample_latents(4, seed=2, labels=labels)), half)
+    np.testing.assert_array_equal(_np(cold.sample_latents(4, seed=2, labels=labels, temperature=1.0)), full)
+    images = _np(cold.sample(4, seed=2, labels=labels))
+    np.testing.assert_allclose(images, _np(cold.decode(half)), atol=1e-6)
+    # The exported `sample` endpoint scales the caller's standard noise the same way.
+    inputs, endpoint, _ = noise_sampler(cold)
+    noise = (full[:, :4] - mean) / (MIXTURE_STD if aae.conditional else 1.0)
+    args = [noise] + ([np.asarray(labels, "int32")] if len(inputs) == 2 else [])
+    np.testing.assert_allclose(_np(endpoint(*args)), images, atol=1e-5)
+    # A temperature set after a compiled call is the one the next call uses.
+    cold.temperature = 1.0
+    np.testing.assert_allclose(_np(cold.sample(4, seed=2, labels=labels)), _np(cold.decode(full)), atol=1e-6)
+    run_serialization_test(cold)
+
+
+def test_aae_temperature_errors():
+    with pytest.raises(ValueError, match="`temperature` must be a positive number"):
+        tiny_aae(temperature=0)
+    with pytest.raises(ValueError, match="`temperature` must be a positive number"):
+        tiny_aae().sample(2, temperature=-1.0)
+    with pytest.raises(TypeError, match="takes only"):
+        tiny_gan().sample(2, temperature=0.5)
+
+
 # ------------------------------------------------------ precision and recall
 def test_precision_and_recall_tell_collapse_from_blur():
     rng = np.random.default_rng(0)
@@ -278,13 +320,17 @@ out = {{}}
 for name, model in (("dcgan", tiny_gan(num_classes=10, loss="hinge", spectral_norm=True,
                                        upsampling="resize", kernel_size=3)),
                     ("aae", tiny_aae(prior="mixture", conditional=True)),
-                    ("supervised_aae", tiny_aae(num_classes=10))):
+                    ("supervised_aae", tiny_aae(num_classes=10, temperature=0.5))):
     model.compile()
     h = model.fit(x, y, epochs=1, batch_size=32, verbose=0).history
     a = ops.convert_to_numpy(model.sample(4, seed=1, labels=[0, 1, 2, 3]))
     b = ops.convert_to_numpy(model.sample(4, seed=1, labels=[0, 1, 2, 3]))
     out[name] = dict(d_loss=h["discriminator_loss"][-1], same=bool(np.array_equal(a, b)),
                      shape=list(a.shape), lo=float(a.min()), hi=float(a.max()))
+    if name == "supervised_aae":  # sampled at its temperature 0.5: half the spread of 1
+        cold, full = (ops.convert_to_numpy(model.sample_latents(4, seed=1, temperature=t))[:, :4]
+                      for t in (None, 1.0))
+        out[name]["temperature_error"] = float(np.abs(cold - 0.5 * full).max())
 print(json.dumps(out))
 """
 
@@ -305,3 +351,4 @@ def test_conditional_adversarial_models_train_with_labels_on_every_backend(backe
     for name in ("dcgan", "aae", "supervised_aae"):
         assert np.isfinite(out[name]["d_loss"]) and out[name]["same"], name
         assert out[name]["shape"] == [4, 28, 28, 1] and 0 <= out[name]["lo"] <= out[name]["hi"] <= 1
+    assert out["supervised_aae"]["temperature_error"] < 1e-6

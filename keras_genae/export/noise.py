@@ -11,6 +11,8 @@ its draw:
   take `labels` `(n,)` int32, decoded as one-hots beside the noise.
 - AAE with a mixture prior: `noise` `(n, latent_dim)` N(0, I) and the
   mixture `labels` `(n,)` int32: `z = mean(labels) + std * noise`.
+- An AAE scales its noise by its `temperature` in the graph, as
+  `model.sample` does by default (`prior_draws`).
 - VQ-VAE with a PixelCNN prior: `noise` `(n, h, w, num_embeddings)`
   uniform in (0, 1) (and `labels` `(n,)` int32 for a class-conditional
   prior; the value `num_classes` means "no label"): the codes are drawn in
@@ -79,19 +81,21 @@ def _vae(model, batch_size=None):
 @noise_sampler.register(AdversarialAutoencoder)
 def _aae(model, batch_size=None):
     noise = _info("noise", (batch_size, model.latent_dim), "float32")
+    scaled = f", scaled by the temperature {model.temperature:g}" if model.temperature != 1.0 else ""
     if model.prior in ("gaussian", "uniform"):
         law = "N(0, I)" if model.prior == "gaussian" else "U(-1, 1)"
         if model.decoder_classes:  # a supervised AAE: the decoder reads the class
-            return _class_conditional(model, noise, batch_size, f"noise ~ {law} (the style prior)",
-                                      "decoded images")
-        return [noise], lambda noise: model.decode(noise), f"noise ~ {law} (the prior) -> decoded images"
+            return _class_conditional(model, noise, batch_size, f"noise ~ {law} (the style prior){scaled}",
+                                      "decoded images", model.prior_draws)
+        return ([noise], lambda noise: model.decode(model.prior_draws(noise)),
+                f"noise ~ {law} (the prior){scaled} -> decoded images")
     k = model.prior_components
 
     def sample(noise, labels):
-        return model.decode(model.mixture_draws(labels, noise))
+        return model.decode(model.prior_draws(noise, components=labels))
 
     return ([noise, _labels_info(batch_size)], sample,
-            f"noise ~ N(0, I) and mixture components `labels` in [0, {k}) -> decoded images")
+            f"noise ~ N(0, I){scaled} and mixture components `labels` in [0, {k}) -> decoded images")
 
 
 @noise_sampler.register(DCGAN)
@@ -102,13 +106,15 @@ def _dcgan(model, batch_size=None):
     return _class_conditional(model, noise, batch_size, "noise ~ N(0, I)", "generated images")
 
 
-def _class_conditional(model, noise, batch_size, law, result):
+def _class_conditional(model, noise, batch_size, law, result, draws=None):
     """The endpoint of a model whose decoder reads the one-hot class beside
-    the noise (a conditional DCGAN, a supervised AAE)."""
+    the noise (a conditional DCGAN, a supervised AAE), the noise mapped by
+    `draws` first where given."""
     classes = model.num_classes
 
     def sample(noise, labels):
-        return model.decode(ops.concatenate([noise, ops.one_hot(labels, classes)], axis=-1))
+        z = noise if draws is None else draws(noise)
+        return model.decode(ops.concatenate([z, ops.one_hot(labels, classes)], axis=-1))
 
     return ([noise, _labels_info(batch_size)], sample,
             f"{law} and class `labels` in [0, {classes}) -> {result}")

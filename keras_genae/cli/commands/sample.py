@@ -27,7 +27,8 @@ def run(args):
                 f"{args.name!r} ({type(model).__name__}) takes no "
                 f"{' or '.join('--' + k.rstrip('s') for k in options)}: --label needs a "
                 "class-conditional model (the zoo VQ-VAEs, DCGANs and aae_mnist), --temperature "
-                "and --guidance an autoregressive prior (the zoo VQ-VAEs).") from None
+                "a VQ-VAE's autoregressive prior or an AAE, --guidance a VQ-VAE's "
+                "class-conditional prior.") from None
         except ValueError as e:
             raise ValueError(str(e).replace("`labels`", "--label")) from None
     x = np.concatenate([common.to_numpy(model.sample(min(BATCH, args.n - i), seed=args.seed + i,

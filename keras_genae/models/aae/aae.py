@@ -21,6 +21,7 @@ from keras_genae.models.gan.adversarial import sigmoid_cross_entropy
 from keras_genae.utils.validation import check_bool
 from keras_genae.utils.validation import check_choice
 from keras_genae.utils.validation import check_non_negative_int
+from keras_genae.utils.validation import check_positive_float
 from keras_genae.utils.validation import check_positive_int
 
 # Mixture prior: component means on a circle of this radius in the plane of
@@ -57,7 +58,8 @@ class AdversarialAutoencoder(ClassConditioning, MultiOptimizerMixin, Autoencoder
     loss, plus `classification_loss` for a supervised model),
     `reconstruction_loss`, `mse`, `psnr`, `discriminator_loss`,
     `generator_loss` and `discriminator_accuracy`. `sample_latents(n)`
-    draws from the prior and `sample(n)` decodes those draws.
+    draws from the prior and `sample(n)` decodes those draws; both take
+    `temperature=` (default: the model's `temperature`).
 
     Args:
         image_shape: tuple of 3 ints `(height, width, channels)`.
@@ -93,12 +95,22 @@ class AdversarialAutoencoder(ClassConditioning, MultiOptimizerMixin, Autoencoder
             through the predicted class. `sample(n, labels=...)` decodes a
             prior draw with the one-hot of each label, every class equally
             likely by default. Defaults to `0`.
+        temperature: float > 0. The spread of `sample`'s prior draws
+            when it is given none: the prior's noise is scaled by it (a
+            Gaussian's std, a uniform's half-width, a mixture component's
+            std), so below 1 the samples stay nearer the prior's modes,
+            where the codes of training images are densest (the
+            truncation of Kingma and Dhariwal 2018 and Brock et al. 2019):
+            likelier images, less varied. The discriminator always sees
+            the prior itself. Defaults to `1.0`.
         encoder_filters, decoder_filters, num_res_blocks, use_batchnorm,
         reconstruction_loss, seed: as for `Autoencoder`.
         **kwargs: base `keras.Model` arguments.
 
     References:
         - [Makhzani et al., 2015](https://arxiv.org/abs/1511.05644)
+        - [Kingma and Dhariwal, 2018](https://arxiv.org/abs/1807.03039)
+        - [Brock et al., 2019](https://arxiv.org/abs/1809.11096)
 
     Example:
     >>> import numpy as np
@@ -130,10 +142,12 @@ class AdversarialAutoencoder(ClassConditioning, MultiOptimizerMixin, Autoencoder
         discriminator_units=(256, 256),
         conditional=False,
         num_classes=0,
+        temperature=1.0,
         **kwargs,
     ):
         check_positive_int(latent_dim, "latent_dim")
         check_non_negative_int(num_classes, "num_classes")
+        check_positive_float(temperature, "temperature")
         if num_classes and (conditional or prior == "mixture"):
             raise ValueError(
                 "`num_classes` makes a supervised AAE (the decoder reads the class) with a "
@@ -157,6 +171,7 @@ class AdversarialAutoencoder(ClassConditioning, MultiOptimizerMixin, Autoencoder
         self.prior_components = prior_components
         self.conditional = conditional
         self.decoder_classes = num_classes
+        self.temperature = float(temperature)
         if num_classes:
             self.loss_terms = self.loss_terms + ("classification_loss",)
         self.discriminator_units = list(
@@ -257,40 +272,56 @@ class AdversarialAutoencoder(ClassConditioning, MultiOptimizerMixin, Autoencoder
         return [keras.metrics.Mean(name="discriminator_accuracy")]
 
     # ---------------------------------------------------------------- prior
-    def _sample_latents(self, n, seed=None, labels=None):
+    def sampler_options(self, n, labels=None, temperature=None):
+        """`labels` (class-conditional models only) as int32 numpy `(n,)`
+        or None (uniform classes), and `temperature` as a float (None: the
+        model's `temperature`)."""
+        temperature = self.temperature if temperature is None else temperature
+        check_positive_float(temperature, "temperature")
+        return {**super().sampler_options(n, labels=labels), "temperature": float(temperature)}
+
+    def _sample_latents(self, n, seed=None, labels=None, temperature=None):
         """`n` latents `(n, latent_size)` in float32: prior draws (from the
-        mixture components `labels` where given), then, for a supervised
-        model, the one-hot of `labels` (uniform classes where None)."""
+        mixture components `labels` where given) at `temperature` (None:
+        the model's), then, for a supervised model, the one-hot of `labels`
+        (uniform classes where None)."""
         seed = self._sample_seed(seed)
         # Two random ops need two different int seeds; a generator advances.
         seeds = (seed, seed + 1) if isinstance(seed, int) else (seed, seed)
-        z = self._draw_codes(n, seeds, labels)
+        scale = self.temperature if temperature is None else temperature
+        z = self._draw_codes(n, seeds, labels, scale)
         return self._with_class_code(z, n, labels, seeds[1]) if self.decoder_classes else z
 
-    def _draw_codes(self, n, seeds, labels=None):
-        """`n` codes `(n, latent_dim)` from the prior, in float32."""
+    def _draw_codes(self, n, seeds, labels=None, temperature=1.0):
+        """`n` codes `(n, latent_dim)` from the prior, in float32, its
+        noise scaled by `temperature`."""
         shape = (n, self.latent_dim)
         if self.prior == "gaussian":
-            return batch_random(keras.random.normal, shape, seed=seeds[0])
+            return self.prior_draws(batch_random(keras.random.normal, shape, seed=seeds[0]), temperature)
         if self.prior == "uniform":
-            return batch_random(
-                keras.random.uniform, shape, minval=-1.0, maxval=1.0, seed=seeds[0]
-            )
+            return self.prior_draws(batch_random(
+                keras.random.uniform, shape, minval=-1.0, maxval=1.0, seed=seeds[0]), temperature)
         k = labels
         if k is None:
             k = batch_random(
                 keras.random.randint, (n,), minval=0, maxval=self.prior_components, seed=seeds[0]
             )
-        return self.mixture_draws(k, batch_random(keras.random.normal, shape, seed=seeds[1]))
+        return self.prior_draws(batch_random(keras.random.normal, shape, seed=seeds[1]),
+                                temperature, components=k)
 
-    def mixture_draws(self, components, noise):
-        """Draws of the mixture prior's `components` `(n,)` from standard
-        normal `noise` `(n, latent_dim)`: the component mean (on a circle
-        of radius 2 in the first two dimensions) plus 0.5 times the noise."""
+    def prior_draws(self, noise, temperature=None, components=None):
+        """The prior's draws from its standard `noise` `(n, latent_dim)`
+        (N(0, I); U(-1, 1) for a uniform prior) at `temperature` (None: the
+        model's): `temperature * noise`, or for the mixture prior the mean
+        of `components` `(n,)` (on a circle of radius 2 in the first two
+        dimensions) plus `0.5 * temperature * noise`."""
+        scale = self.temperature if temperature is None else float(temperature)
+        if self.prior != "mixture":
+            return noise * scale if scale != 1.0 else noise
         angle = ops.cast(components, "float32") * (2.0 * math.pi / self.prior_components)
         mean = MIXTURE_RADIUS * ops.stack([ops.cos(angle), ops.sin(angle)], axis=-1)
         mean = ops.pad(mean, [[0, 0], [0, self.latent_dim - 2]])
-        return mean + MIXTURE_STD * noise
+        return mean + (MIXTURE_STD * scale) * noise
 
     def discriminate(self, z, training=False, labels=None):
         """Discriminator logits `(batch, 1)` of latent vectors (and, for a
@@ -334,7 +365,7 @@ class AdversarialAutoencoder(ClassConditioning, MultiOptimizerMixin, Autoencoder
         labels = labels if self.conditional else None
         fake = ops.stop_gradient(self._code_and_logits(x, training)[0])
         seed = self._sample_seed(None)
-        real = self._draw_codes(ops.shape(x)[0], (seed, seed), labels)
+        real = self._draw_codes(ops.shape(x)[0], (seed, seed), labels)  # temperature 1
         real_logits = self.discriminate(real, training, labels)
         fake_logits = self.discriminate(fake, training, labels)
         return {
@@ -391,6 +422,7 @@ class AdversarialAutoencoder(ClassConditioning, MultiOptimizerMixin, Autoencoder
                 "discriminator_units": list(self.discriminator_units),
                 "conditional": self.conditional,
                 "num_classes": self.decoder_classes,
+                "temperature": self.temperature,
             }
         )
         return config

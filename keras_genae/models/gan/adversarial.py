@@ -93,9 +93,17 @@ class ClassConditioning:
         """Whether training reads the batches' labels (`num_classes > 0`)."""
         return self.num_classes > 0
 
-    def sampler_options(self, n, labels=None):
+    def sampler_options(self, n, labels=None, **options):
         """`labels` (class-conditional models only) as int32 numpy `(n,)`
-        or None (uniform classes)."""
+        or None (uniform classes).
+
+        Raises:
+            TypeError: an option the model does not take.
+        """
+        if options:
+            raise TypeError(
+                f"{type(self).__name__}.sample takes only `n`, `seed`, `batch_size` and `labels`. "
+                f"Received: {sorted(options)}")
         if labels is None:
             return {"labels": None}
         if not self.num_classes:
