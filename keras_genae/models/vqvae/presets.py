@@ -28,6 +28,14 @@ CIFAR_PRIOR = dict(filters=64, num_layers=6, num_classes=10)
 # agreements 0.21 / 0.39 / 0.69 / 0.79 / 0.84 / 0.84 / 0.84 and smallest
 # class shares 0.7 / 1.6 / 2.2 / 3.6 / 4.2 / 3.4 / 3.1% (benchmarks/guidance.py).
 GRID8_PRIOR = dict(filters=64, num_layers=10, num_classes=10, guidance=8.0)
+# The shipped vqvae_cifar10_8x8 is two runs: the autoencoder of the first
+# stage of `genae train vqvae_cifar10_8x8` (6 epochs, 36 minutes with a
+# 4-epoch prior stage), then a new prior trained for the 9 epochs of the
+# prior stage on its frozen codes (`genae train vqvae_cifar10_8x8
+# --prior-only`, 36 minutes). Against the 4-epoch prior it replaced, the
+# 9-epoch one lowered the test codes' NLL from 6.50 to 6.46 bits per code
+# and, at guidance 8 over 10,000 samples, the Frechet distance from 8.34
+# to 6.61 and lifted the rarest class (horses) from 4.7% to 8.0%.
 MNIST_CONFIG = dict(num_embeddings=128, embedding_dim=16, encoder_filters=(32, 64),
                     num_res_blocks=1, use_ema=True, dead_code_threshold=0.01, prior=MNIST_PRIOR)
 
@@ -86,7 +94,7 @@ VQVAE_FAMILY = register_family(Family(
                         num_res_blocks=1, use_ema=True, dead_code_threshold=0.03,
                         prior=GRID8_PRIOR),
             epochs=6, learning_rate=2e-3, finetuning=FINETUNE_CIFAR, floor=("psnr", ">=", 22.0),
-            prior_stage=PriorStage(epochs=4),
+            prior_stage=PriorStage(epochs=9),
             description="VQ-VAE with an 8x8 grid of 512 codes (EMA codebook, dead-code "
                         "restarts) and a class-conditional gated PixelCNN prior, CIFAR-10.",
         ),
