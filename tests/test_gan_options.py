@@ -14,7 +14,7 @@ from keras_genae.evaluation.precision_recall import precision_recall
 from keras_genae.export.noise import noise_sampler
 from keras_genae.layers import SpectralConv2D
 from keras_genae.layers import SpectralDense
-from keras_genae.models.aae.aae import MIXTURE_STD
+from keras_genae.models.aae.prior import MIXTURE_STD
 from keras_genae.models.gan.networks import ema_update
 from tests.helpers import load_test_images
 from tests.helpers import run_serialization_test
@@ -242,6 +242,56 @@ def test_aae_temperature_errors():
         tiny_gan().sample(2, temperature=0.5)
 
 
+# ------------------------------------------------- AAE ex-post code density
+@pytest.mark.parametrize("kwargs", [dict(), dict(num_classes=10), dict(prior="mixture", conditional=True)])
+def test_aae_samples_from_gaussians_fitted_to_its_codes(mnist, kwargs, tmp_path):
+    x, y = mnist
+    aae = tiny_aae(ex_post_density=True, **kwargs)
+    labels = y if aae.num_classes else None
+    with pytest.raises(ValueError, match="not fitted yet: call `model.fit_code_density"):
+        aae.sample(2)
+    aae.compile()
+    aae.fit(x, labels, epochs=1, batch_size=32, verbose=0)
+    assert aae.fit_code_density(x, labels) == len(x)
+    codes = _np(aae.encode(x))[:, :4]
+    wanted = 3 if aae.num_classes else None
+    drawn = _np(aae.sample_latents(3000, seed=0, labels=wanted))
+    own = codes[y == 3] if aae.num_classes else codes
+    # The draws follow the codes of the class asked for (not the prior's N(0, I)).
+    np.testing.assert_allclose(drawn[:, :4].mean(axis=0), own.mean(axis=0), atol=0.1 * own.std(axis=0).max())
+    np.testing.assert_allclose(np.cov(drawn[:, :4], rowvar=False), np.cov(own, rowvar=False),
+                               atol=0.15 * np.cov(own, rowvar=False).max())
+    if aae.decoder_classes:  # the one-hot is the class the code was drawn for
+        both = _np(aae.sample_latents(500, seed=1))
+        assert set(both[:, 4:].sum(axis=1)) == {1.0}
+    # The exported endpoint maps the caller's noise through the same Gaussians.
+    inputs, endpoint, _ = noise_sampler(aae)
+    noise = np.random.default_rng(0).standard_normal((4, 4)).astype("float32")
+    classes = np.array([0, 3, 5, 9], "int32")
+    z = _np(aae.code_density.draw(classes if aae.num_classes else np.zeros(4, "int32"), noise))
+    if aae.decoder_classes:
+        z = np.concatenate([z, np.eye(10, dtype="float32")[classes]], axis=-1)
+    args = [noise] + ([classes] if len(inputs) == 2 else [])
+    np.testing.assert_allclose(_np(endpoint(*args)), _np(aae.decode(z)), atol=1e-5)
+    # Saved and loaded, the fitted Gaussians sample the same images.
+    path = str(tmp_path / "aae.keras")
+    aae.save(path)
+    loaded = keras.saving.load_model(path, compile=False)
+    np.testing.assert_allclose(_np(loaded.sample(4, seed=2, labels=wanted)),
+                               _np(aae.sample(4, seed=2, labels=wanted)), atol=1e-6)
+    run_serialization_test(aae)
+
+
+def test_aae_code_density_errors(mnist):
+    x, y = mnist
+    with pytest.raises(ValueError, match="build it with `ex_post_density=True`"):
+        tiny_aae().fit_code_density(x)
+    with pytest.raises(ValueError, match="fits one Gaussian per class: pass the images' `labels`"):
+        tiny_aae(num_classes=10, ex_post_density=True).fit_code_density(x)
+    with pytest.raises(ValueError, match="`ex_post_density` must be True or False"):
+        tiny_aae(ex_post_density="yes")
+
+
 # ------------------------------------------------------ precision and recall
 def test_precision_and_recall_tell_collapse_from_blur():
     rng = np.random.default_rng(0)
@@ -319,10 +369,12 @@ x, y = load_test_images("mnist", 64)
 out = {{}}
 for name, model in (("dcgan", tiny_gan(num_classes=10, loss="hinge", spectral_norm=True,
                                        upsampling="resize", kernel_size=3)),
-                    ("aae", tiny_aae(prior="mixture", conditional=True)),
+                    ("aae", tiny_aae(prior="mixture", conditional=True, ex_post_density=True)),
                     ("supervised_aae", tiny_aae(num_classes=10, temperature=0.5))):
     model.compile()
     h = model.fit(x, y, epochs=1, batch_size=32, verbose=0).history
+    if name == "aae":  # samples from the Gaussians fitted to its codes (>= 5 per class)
+        model.fit_code_density(*load_test_images("mnist", 200))
     a = ops.convert_to_numpy(model.sample(4, seed=1, labels=[0, 1, 2, 3]))
     b = ops.convert_to_numpy(model.sample(4, seed=1, labels=[0, 1, 2, 3]))
     out[name] = dict(d_loss=h["discriminator_loss"][-1], same=bool(np.array_equal(a, b)),

@@ -49,6 +49,9 @@ LAYERS = {
         (2, 8, 8, 3), (2, 4, 4, 4), {}, 2, 1),
     "SpectralDense": (
         genae_layers.SpectralDense, dict(units=5, seed=1), (2, 7), (2, 5), {}, 2, 1),
+    "ClassGaussians": (
+        genae_layers.ClassGaussians, dict(num_classes=3, dim=4), (2, 4), (2, 4),
+        {"classes": np.array([0, 2])}, 0, 3),
 }
 #: Inputs of the layers that take other than floats in [0, 1).
 INPUT_DATA = {name: np.random.RandomState(0).randint(0, 6, (2, 3, 4)).astype("int32")
@@ -62,7 +65,7 @@ def test_the_table_covers_every_registered_layer():
         and keras.saving.get_registered_name(obj) == f"keras_genae>{name}"
     }
     assert registered == {"ConvEncoder", "ConvDecoder", "DenseBottleneck", "ResidualBlock", "VectorQuantizer",
-                          "GatedPixelCNN", "SpectralConv2D", "SpectralDense"}
+                          "GatedPixelCNN", "SpectralConv2D", "SpectralDense", "ClassGaussians"}
     assert registered == {case[0].__name__ for case in LAYERS.values()}
 
 
@@ -149,3 +152,35 @@ def test_spectral_norm_divides_the_kernel_by_its_largest_singular_value(cls, sha
     if plain is not None:
         np.testing.assert_allclose(out, plain, rtol=1e-4, atol=1e-5)
     assert not np.allclose(out, eval_out)  # the estimate of sigma converged since
+
+
+def test_class_gaussians_fit_each_class_and_draw_from_it():
+    rng = np.random.default_rng(0)
+    means = np.array([[0.0, 0.0, 0.0], [5.0, -2.0, 1.0]])
+    mixing = np.array([[[1.0, 0.0, 0.0], [0.5, 0.5, 0.0], [0.0, 0.0, 2.0]],
+                       [[0.3, 0.0, 0.0], [0.0, 1.0, 0.0], [0.2, 0.0, 0.1]]])
+    labels = np.arange(4000) % 2
+    codes = means[labels] + np.einsum("nij,nj->ni", mixing[labels], rng.normal(size=(4000, 3)))
+    density = genae_layers.ClassGaussians(num_classes=2, dim=3)
+    assert not density.is_fitted
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(density(np.ones((2, 3), "float32"))), 1.0)
+    density.fit(codes.astype("float32"), labels)
+    assert density.is_fitted
+    for k in range(2):  # each class's mean and covariance, from its codes only
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(density.means)[k], means[k], atol=0.1)
+        tril = keras.ops.convert_to_numpy(density.scale_trils)[k]
+        np.testing.assert_allclose(tril @ tril.T, mixing[k] @ mixing[k].T, atol=0.15)
+        assert np.allclose(tril, np.tril(tril))
+    noise = rng.normal(size=(6000, 3)).astype("float32")
+    drawn = keras.ops.convert_to_numpy(density.draw(np.ones(6000, "int32"), noise))
+    np.testing.assert_allclose(drawn.mean(axis=0), means[1], atol=0.05)
+    np.testing.assert_allclose(np.cov(drawn, rowvar=False), mixing[1] @ mixing[1].T, atol=0.05)
+    cold = keras.ops.convert_to_numpy(density.draw(np.ones(6000, "int32"), noise, temperature=0.5))
+    fitted = keras.ops.convert_to_numpy(density.means)[1]
+    np.testing.assert_allclose(cold - fitted, 0.5 * (drawn - fitted), atol=1e-4)
+    with pytest.raises(ValueError, match=r"`codes` must have shape \(N, 3\)"):
+        density.fit(codes[:, :2], labels)
+    with pytest.raises(ValueError, match="needs the codes' `labels`"):
+        density.fit(codes)
+    with pytest.raises(ValueError, match="Class 1 has 3 codes; a 3-d covariance needs at least 4"):
+        density.fit(codes[:8], np.array([0, 0, 0, 0, 0, 1, 1, 1]))

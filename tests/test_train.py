@@ -171,3 +171,19 @@ def test_finish_checkpoint_evaluates_and_writes_a_loadable_checkpoint(tmp_path, 
     model = keras_genae.load(str(ckpt))
     assert model.compiled
     assert "psnr" in (ckpt / "README.md").read_text()
+
+
+def test_training_an_aae_recipe_fits_its_code_density(tmp_path):
+    import keras
+
+    data_dir = write_npz_dir(tmp_path / "data")
+    recipe = tiny_recipe("aae_mnist", epochs=1)
+    assert recipe.config["ex_post_density"]
+    model, _ = train_lib.train(recipe, data_dir=data_dir, out=str(tmp_path / "out"), verbose=0)
+    assert model.code_density.is_fitted  # after the last epoch, on the train split
+    with np.load(os.path.join(data_dir, "mnist.npz")) as d:
+        x, y = d["x_train"].astype("float32")[..., None] / 255.0, d["y_train"]
+    codes = keras.ops.convert_to_numpy(model.encode(x))[:, :model.latent_dim]
+    means = keras.ops.convert_to_numpy(model.code_density.means)
+    np.testing.assert_allclose(means[3], codes[y == 3].mean(axis=0), atol=1e-4)
+    assert tuple(model.sample(4, seed=0, labels=3).shape) == (4, 28, 28, 1)

@@ -11,8 +11,11 @@ its draw:
   take `labels` `(n,)` int32, decoded as one-hots beside the noise.
 - AAE with a mixture prior: `noise` `(n, latent_dim)` N(0, I) and the
   mixture `labels` `(n,)` int32: `z = mean(labels) + std * noise`.
+- An AAE with `ex_post_density`: `noise` `(n, latent_dim)` N(0, I) (and
+  class `labels` `(n,)` int32, class-conditional models): `z = mean(labels)
+  + L(labels) @ noise`, the class's Gaussian fitted to the codes.
 - An AAE scales its noise by its `temperature` in the graph, as
-  `model.sample` does by default (`prior_draws`).
+  `model.sample` does by default (`prior_draws`, `ClassGaussians.draw`).
 - VQ-VAE with a PixelCNN prior: `noise` `(n, h, w, num_embeddings)`
   uniform in (0, 1) (and `labels` `(n,)` int32 for a class-conditional
   prior; the value `num_classes` means "no label"): the codes are drawn in
@@ -82,6 +85,8 @@ def _vae(model, batch_size=None):
 def _aae(model, batch_size=None):
     noise = _info("noise", (batch_size, model.latent_dim), "float32")
     scaled = f", scaled by the temperature {model.temperature:g}" if model.temperature != 1.0 else ""
+    if model.ex_post_density:
+        return _aae_code_density(model, noise, batch_size, scaled)
     if model.prior in ("gaussian", "uniform"):
         law = "N(0, I)" if model.prior == "gaussian" else "U(-1, 1)"
         if model.decoder_classes:  # a supervised AAE: the decoder reads the class
@@ -96,6 +101,28 @@ def _aae(model, batch_size=None):
 
     return ([noise, _labels_info(batch_size)], sample,
             f"noise ~ N(0, I){scaled} and mixture components `labels` in [0, {k}) -> decoded images")
+
+
+def _aae_code_density(model, noise, batch_size, scaled):
+    """An AAE that samples from the Gaussians fitted to its codes: `noise`
+    N(0, I) (and the class `labels` of a class-conditional model) mapped to
+    `mean + temperature * L @ noise` of each class's Gaussian."""
+    density, temperature = model.code_density, model.temperature
+    if not model.num_classes:
+        def sample(noise):
+            return model.decode(density.draw(ops.zeros((ops.shape(noise)[0],), "int32"), noise, temperature))
+
+        return [noise], sample, f"noise ~ N(0, I){scaled} -> the fitted code Gaussian -> decoded images"
+
+    def sample(noise, labels):
+        z = density.draw(labels, noise, temperature)
+        if model.decoder_classes:
+            z = ops.concatenate([z, ops.one_hot(labels, model.num_classes)], axis=-1)
+        return model.decode(z)
+
+    return ([noise, _labels_info(batch_size)], sample,
+            f"noise ~ N(0, I){scaled} and class `labels` in [0, {model.num_classes}) -> the class's "
+            "fitted code Gaussian -> decoded images")
 
 
 @noise_sampler.register(DCGAN)

@@ -162,6 +162,12 @@ class GenerativeModel(Exportable, InputChecks, keras.Model):
         self._require_prior("sample")
         return self.decode(ops.cast(self._sample_latents(n, seed, **options), self.compute_dtype))
 
+    def finish_training(self, data):
+        """Fit what is fitted once training is over, from the training
+        `data` (a dataset of batches): nothing here; an AAE with
+        `ex_post_density` fits its code density. `keras_genae.workflow.
+        train` calls it after the last epoch."""
+
     def _require_prior(self, method):
         if "sample" not in self.capabilities:
             raise NotImplementedError(

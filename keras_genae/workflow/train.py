@@ -105,6 +105,7 @@ def _train_locked(recipe, data_dir, out, epochs, limit, resume, verbose, prior_o
                   shuffle=False, callbacks=callbacks, verbose=verbose)
     if stage is not None:
         model.autoencoder_trainable = True  # what `fit` of the shipped model trains
+    model.finish_training(train_ds)
     state = checkpoint.state
     if prior_only:  # the first stage's time, as the shipped checkpoint records it
         from keras_genae.hub.manifest import model_info

@@ -20,7 +20,8 @@ AAE_FAMILY = register_family(Family(
     recipes=(
         Recipe(
             name="aae_mnist", architecture="AdversarialAutoencoder", dataset="mnist",
-            config=dict(latent_dim=16, encoder_filters=(32, 64), prior="mixture", conditional=True),
+            config=dict(latent_dim=16, encoder_filters=(32, 64), prior="mixture", conditional=True,
+                        ex_post_density=True),
             epochs=12, schedule="model_default", labels=True,
             # benchmarks/results/gan_pilots.md: a slower discriminator and a
             # faster encoder phase than the unconditional defaults.
