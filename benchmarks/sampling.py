@@ -13,8 +13,12 @@ codes from the same noise (tests/test_prior.py checks it).
 
 For each backend (one process each, run one after the other) and model:
 images/s of `model.sample(n)` (compiled, decoding included) at batch 1 and
-256, after one warm-up call of the same shape; on TensorFlow also the naive
-sampler at batch 64. Writes `sampling.md` and `sampling.json` to `--out`.
+256, after one warm-up call of the same shape, at the checkpoint's default
+guidance (a guided prior runs twice per step: with the labels and without);
+on TensorFlow also the naive and the cached sampler at batch 64 (both
+unguided, so they draw the same codes). Writes `sampling.md` and
+`sampling.json` to `--out`; a rerun of some `--backends` or `--names`
+replaces their figures there and keeps the others'.
 """
 
 import argparse
@@ -27,7 +31,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-NAMES = ("vqvae_mnist", "vqvae_fashion_mnist", "vqvae_cifar10")
+NAMES = ("vqvae_mnist", "vqvae_fashion_mnist", "vqvae_cifar10", "vqvae_cifar10_8x8")
 
 
 def _time(fn, n, repeats):
@@ -69,7 +73,7 @@ def worker(names):
     out = {}
     for name in names:
         model = keras_genae.load(name, compile=False)
-        row = {"grid": list(model.latent_shape)}
+        row = {"grid": list(model.latent_shape), "guidance": float(model.prior.guidance)}
         for n, repeats in ((1, 3), (256, 2)):
             row[f"cached_{n}"] = _time(lambda: keras.ops.convert_to_numpy(model.sample(n, seed=0)), n, repeats)
         if backend == "tensorflow":
@@ -78,7 +82,8 @@ def worker(names):
             n = 64
             labels = np.arange(n, dtype="int32") % 10
             naive = tf.function(lambda: naive_codes(model.prior, n, model.latent_shape, labels, 0))
-            cached = tf.function(lambda: model.prior.sample_codes(n, model.latent_shape, labels=labels, seed=0))
+            cached = tf.function(lambda: model.prior.sample_codes(n, model.latent_shape, labels=labels,
+                                                                  seed=0, guidance=0.0))
             row["naive_codes_64"] = _time(lambda: naive().numpy(), n, 1)
             row["cached_codes_64"] = _time(lambda: cached().numpy(), n, 1)
             row["same_codes"] = bool(np.array_equal(naive().numpy(), cached().numpy()))
@@ -97,29 +102,33 @@ def main(argv=None):
         sys.path.insert(0, str(ROOT))
         worker(args.names)
         return 0
-    results = {}
+    out = Path(args.out)
+    # A rerun of some backends or models replaces their figures and keeps the others'.
+    results = json.loads((out / "sampling.json").read_text()) if (out / "sampling.json").exists() else {}
     for backend in args.backends:
         env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3", JAX_PLATFORMS="cpu")
         proc = subprocess.run([sys.executable, __file__, "--worker", "--names", *args.names],
                               env=env, capture_output=True, text=True, cwd=str(ROOT))
         if proc.returncode != 0:
             raise SystemExit(f"{backend} failed:\n{proc.stderr[-3000:]}")
-        results[backend] = json.loads(proc.stdout.strip().splitlines()[-1])
+        results.setdefault(backend, {}).update(json.loads(proc.stdout.strip().splitlines()[-1]))
     results["machine"] = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
-    out = Path(args.out)
+    backends = [b for b in ("tensorflow", "jax", "torch") if b in results]
+    names = [n for n in NAMES if all(n in results[b] for b in backends)]
     out.mkdir(parents=True, exist_ok=True)
     (out / "sampling.json").write_text(json.dumps(results, indent=2))
     lines = ["Images/s of `model.sample(n)` (`python benchmarks/sampling.py`), " + results["machine"] + ".", "",
-             "| model | grid | " + " | ".join(f"{b} n=1 | {b} n=256" for b in args.backends) + " |",
-             "|---|---|" + "---:|---:|" * len(args.backends)]
-    for name in args.names:
-        cells = [f"{results[b][name]['cached_1']:.1f} | {results[b][name]['cached_256']:.1f}" for b in args.backends]
-        grid = "x".join(map(str, results[args.backends[0]][name]["grid"]))
-        lines.append(f"| `{name}` | {grid} | " + " | ".join(cells) + " |")
+             "| model | grid | guidance | " + " | ".join(f"{b} n=1 | {b} n=256" for b in backends) + " |",
+             "|---|---|---:|" + "---:|---:|" * len(backends)]
+    for name in names:
+        cells = [f"{results[b][name]['cached_1']:.1f} | {results[b][name]['cached_256']:.1f}" for b in backends]
+        grid = "x".join(map(str, results[backends[0]][name]["grid"]))
+        guidance = results[backends[0]][name]["guidance"]
+        lines.append(f"| `{name}` | {grid} | {guidance:g} | " + " | ".join(cells) + " |")
     if "tensorflow" in results:
         lines += ["", "Codes only, TensorFlow, batch 64: the row-cached sampler against one full pass per step.",
                   "", "| model | naive | cached | speed-up | same codes |", "|---|---:|---:|---:|---|"]
-        for name in args.names:
+        for name in names:
             r = results["tensorflow"][name]
             lines.append(f"| `{name}` | {r['naive_codes_64']:.1f} | {r['cached_codes_64']:.1f} | "
                          f"{r['cached_codes_64'] / r['naive_codes_64']:.1f}x | {r['same_codes']} |")

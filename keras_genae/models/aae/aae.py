@@ -106,7 +106,10 @@ class AdversarialAutoencoder(AAESampling, ClassConditioning, MultiOptimizerMixin
             that no image encodes to decode to blurred images. Training
             and the discriminator are unchanged; `fit_code_density(images,
             labels)` fits the Gaussians (`genae train` calls it after the
-            last epoch), and `sample` refuses until then. On `aae_mnist`'s
+            last epoch), and `sample` refuses until then. Training moves
+            the codes, so after fine-tuning (`fit`, `keras_genae.finetune`)
+            call `fit_code_density` again, with labels for a
+            class-conditional model, to sample the new codes. On `aae_mnist`'s
             weights it takes the Fréchet distance of the samples from 16.2
             (the mixture prior) to 7.2 and their class shares from
             5.3%-16.6% to 7.9%-12.6% (benchmarks/results/aae_sampling.md).
