@@ -14,8 +14,9 @@ Commands:
         Write the VAEs' importance-sampled NLL, measured by `python
         tools/is_nll.py`, into their metadata, model cards and manifest.
     python tools/zoo.py cards [NAME ...]
-        Rewrite the shipped checkpoints' fine-tuning settings (from their
-        recipes) in `metadata.json`, the model cards and the manifest,
+        Rewrite the shipped checkpoints' fine-tuning settings and
+        descriptions (from their recipes) in `metadata.json`, the model
+        cards and the manifest,
         without re-evaluating them (the weights are untouched).
 """
 
@@ -84,8 +85,8 @@ def re_evaluate(name, data_dir=None, limit=None):
 
 
 def refresh_card(name):
-    """Write the recipe's fine-tuning settings into a shipped checkpoint's
-    `metadata.json`, model card and manifest entry."""
+    """Write the recipe's fine-tuning settings and description into a
+    shipped checkpoint's `metadata.json`, model card and manifest entry."""
     from keras_genae.hub.model_card import model_card
     from keras_genae.utils.io import atomic_path
     from keras_genae.utils.io import write_json
@@ -94,6 +95,7 @@ def refresh_card(name):
     directory = CHECKPOINTS_DIR / name
     metadata = json.loads((directory / "metadata.json").read_text())
     metadata["finetuning"] = settings.to_dict() if settings is not None else None
+    metadata["description"] = get_recipe(name).description
     write_json(directory / "metadata.json", metadata)
     with atomic_path(directory / "README.md") as tmp:
         Path(tmp).write_text(model_card(metadata), encoding="utf-8")

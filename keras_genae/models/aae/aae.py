@@ -90,14 +90,16 @@ class AdversarialAutoencoder(AAESampling, ClassConditioning, MultiOptimizerMixin
             through the predicted class. `sample(n, labels=...)` decodes a
             prior draw with the one-hot of each label, every class equally
             likely by default. Defaults to `0`.
-        temperature: float > 0. The spread of `sample`'s prior draws
-            when it is given none: the prior's noise is scaled by it (a
-            Gaussian's std, a uniform's half-width, a mixture component's
-            std), so below 1 the samples stay nearer the prior's modes,
-            where the codes of training images are densest (the
-            truncation of Kingma and Dhariwal 2018 and Brock et al. 2019):
-            likelier images, less varied. The discriminator always sees
-            the prior itself. Defaults to `1.0`.
+        temperature: float > 0. The spread of `sample`'s draws when it
+            is given none: the noise of the prior (a Gaussian's std, a
+            uniform's half-width, a mixture component's std) or of the
+            fitted code Gaussians (`ex_post_density`) is scaled by it, so
+            below 1 the samples stay nearer the modes (the truncation of
+            Kingma and Dhariwal 2018 and Brock et al. 2019): less varied.
+            On the zoo's AAEs it did not help: the codes of real images
+            are not densest at the prior's centre, and below 1 the
+            Fréchet distance rose (benchmarks/results/gan_pilots.md). The
+            discriminator always sees the prior itself. Defaults to `1.0`.
         ex_post_density: bool. Sample from full-covariance Gaussians fitted
             to the codes of the training images after training, one per
             class for a class-conditional model, instead of from the prior
