@@ -61,7 +61,7 @@ from keras_genae.workflow.finetune import reconstruction_psnr  # noqa: E402
 from keras_genae.models.finetuning import FineTuning  # noqa: E402
 
 CHECKPOINTS = ("ae_mnist", "dae_mnist", "vae_mnist", "vqvae_mnist", "vae_fashion_mnist",
-               "vqvae_fashion_mnist", "vae_cifar10", "vqvae_cifar10")
+               "vqvae_fashion_mnist", "vae_cifar10", "vqvae_cifar10", "vqvae_cifar10_8x8")
 #: The domain each checkpoint is tested on.
 TARGET = {"mnist": "fashion_mnist", "fashion_mnist": "mnist", "cifar10": "natural"}
 PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "hubble_deep_field.jpg", "ihc.png",
