@@ -340,7 +340,8 @@ def inference_method(fn=None, *, check=None):
         if sampler:
             call = dict(zip(("n", "seed"), args), **kwargs)
             n, seed = call.pop("n", None), call.pop("seed", None)
-            if not _is_count(n) or not (seed is None or _is_count(seed, 0)):
+            if not _is_count(n) or not (seed is None or _is_count(seed, 0)) \
+                    or "sample" not in self.capabilities:
                 return fn(self, *args, **kwargs)  # let the method raise or handle it
             # The method's own options (a VQ-VAE's labels and temperature),
             # checked and normalized by the model before anything is traced;

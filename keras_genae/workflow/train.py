@@ -17,6 +17,7 @@ import keras
 from keras_genae.callbacks import EpochCheckpoint
 from keras_genae.callbacks import remove_leftovers
 from keras_genae.data import catalog
+from keras_genae.models.base import GenerativeModel
 from keras_genae.models.family import get_family
 from keras_genae.utils.run_lock import run_lock
 
@@ -105,7 +106,8 @@ def _train_locked(recipe, data_dir, out, epochs, limit, resume, verbose, prior_o
                   shuffle=False, callbacks=callbacks, verbose=verbose)
     if stage is not None:
         model.autoencoder_trainable = True  # what `fit` of the shipped model trains
-    model.finish_training(train_ds)
+    if isinstance(model, GenerativeModel):  # not a FeatureClassifier
+        model.finish_training(train_ds)
     state = checkpoint.state
     if prior_only:  # the first stage's time, as the shipped checkpoint records it
         from keras_genae.hub.manifest import model_info
