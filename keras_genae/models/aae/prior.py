@@ -8,6 +8,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_genae.data.batches import iter_batches
 from keras_genae.training.distribution import batch_random
 from keras_genae.utils.validation import check_positive_float
 
@@ -100,10 +101,9 @@ class AAESampling:
         class-conditional model), or one for all codes.
 
         Args:
-            x: float images in [0, 1] `(N, H, W, C)`, or a dataset (any
-                iterable) of image batches or of `(images, labels)` batches,
-                such as `keras_genae.data.load_dataset(...,
-                with_labels=True)`.
+            x: float images in [0, 1] `(N, H, W, C)`, or a `tf.data.Dataset`
+                of images or of `(images, labels)`, batched or not, such as
+                `keras_genae.data.load_dataset(..., with_labels=True)`.
             labels: ints `(N,)` with an array `x`; None for a dataset.
             batch_size: int. Images per encoder call. Defaults to `256`.
 
@@ -135,15 +135,11 @@ class AAESampling:
 
 
 def _images_and_labels(x, labels):
-    """`(images, labels or None)` as numpy arrays, from arrays or from an
-    iterable of image or `(images, labels)` batches."""
-    if isinstance(x, np.ndarray) or ops.is_tensor(x):
-        return np.asarray(ops.convert_to_numpy(x)), None if labels is None else np.asarray(labels)
+    """`(images, labels or None)` as numpy arrays, from the forms
+    `iter_batches` reads."""
     images, classes = [], []
-    for batch in x:
-        if isinstance(batch, (tuple, list)):
-            images.append(np.asarray(batch[0]))
-            classes.append(np.asarray(batch[1]).reshape(-1))
-        else:
-            images.append(np.asarray(batch))
+    for batch, y in iter_batches(x if labels is None else (x, labels)):
+        images.append(batch)
+        if y is not None:
+            classes.append(np.asarray(y).reshape(-1))
     return np.concatenate(images), np.concatenate(classes) if classes else None
